@@ -1,0 +1,50 @@
+"""Binary cross-entropy, on probabilities and on logits. Each returns ``(loss, grad)``.
+
+Both average over every element, N = p.size (for a discriminator's (N, 1) output, the batch).
+Targets ``y`` may be an array of p's shape or a scalar, and may be soft (0.9 for one-sided
+label smoothing): the formulas hold for any y in [0, 1].
+"""
+
+from npgan.backend import get_array_module
+
+
+def bce(p, y, eps=1e-7):
+    """Binary cross-entropy of probabilities.   p: (N, 1) or (N,) in (0, 1); y: same, or scalar.
+
+        L  = -mean( y * log(p) + (1 - y) * log(1 - p) )
+        dp = (p - y) / (p * (1 - p)) / N
+
+    p is clipped to [eps, 1 - eps] so log(0) cannot appear; where the clip is active the
+    gradient is that of the clipped value. Prefer ``bce_with_logits``, which needs no clip.
+    Returns (loss as a float, dL/dp of p's shape and dtype).
+    """
+    xp = get_array_module(p)
+    n = p.size
+    pc = xp.clip(p, eps, 1 - eps)
+    loss = -(y * xp.log(pc) + (1 - y) * xp.log(1 - pc)).mean()
+    dp = (pc - y) / (pc * (1 - pc)) / n
+    return float(loss), dp.astype(p.dtype, copy=False)
+
+
+def bce_with_logits(z, y):
+    """Binary cross-entropy of sigmoid(z), computed from the logits z without overflow.
+
+    z: (N, 1) or (N,) real; y: same shape, or scalar, in [0, 1].
+
+    Per element, with s = sigmoid(z):
+        l = -[y log s + (1 - y) log(1 - s)]
+    Using log s = -log(1 + e^-z) and log(1 - s) = -z - log(1 + e^-z):
+        l = (1 - y) z + log(1 + e^-z)
+    which overflows for z << 0. Writing log(1 + e^-z) = max(-z, 0) + log(1 + e^-|z|) gives the
+    stable form used here:
+        l = max(z, 0) - y z + log(1 + e^-|z|)
+    Its derivative: dl/dz = (1 - y) - e^-z / (1 + e^-z) = (1 - y) - (1 - s) = s - y, so
+        dL/dz = (sigmoid(z) - y) / N
+    bounded by 1/N for any z, even +/-1e4. Returns (loss as a float, dL/dz of z's shape).
+    """
+    xp = get_array_module(z)
+    n = z.size
+    loss = (xp.maximum(z, 0) - y * z + xp.log1p(xp.exp(-xp.abs(z)))).mean()
+    s = 0.5 * (1 + xp.tanh(0.5 * z))                    # sigmoid(z), overflow-free
+    dz = (s - y) / n
+    return float(loss), dz.astype(z.dtype, copy=False)

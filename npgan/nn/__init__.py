@@ -1,0 +1,13 @@
+"""Layers with hand-written backward passes. Read linear.py first, then activations.py,
+batchnorm.py, sequential.py; module.py holds the small base class they share."""
+
+from npgan.nn.activations import LeakyReLU, ReLU, Sigmoid, Tanh
+from npgan.nn.batchnorm import BatchNorm1d
+from npgan.nn.dropout import Dropout
+from npgan.nn.embedding import Embedding
+from npgan.nn.linear import Linear
+from npgan.nn.module import Module, Parameter
+from npgan.nn.sequential import Sequential
+
+__all__ = ["BatchNorm1d", "Dropout", "Embedding", "LeakyReLU", "Linear", "Module",
+           "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh"]

@@ -1,0 +1,69 @@
+"""Element-wise activations. Each caches exactly what its backward needs."""
+
+from npgan.backend import get_array_module
+from npgan.nn.module import Module
+
+
+class ReLU(Module):
+    """y = max(x, 0).   Gradient: dx = dout where x > 0, else 0."""
+
+    def forward(self, x):                    # x: (N, D) -> (N, D)
+        positive = x > 0
+        self.cache = positive
+        return x * positive
+
+    def backward(self, dout):
+        return dout * self.pop_cache()
+
+
+class LeakyReLU(Module):
+    """y = x if x > 0 else slope * x.   Gradient: dx = dout if x > 0 else slope * dout.
+
+    ``negative_slope`` defaults to 0.01 as in PyTorch; GANs usually use 0.2.
+    """
+
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):                    # x: (N, D) -> (N, D)
+        xp = get_array_module(x)
+        positive = x > 0
+        self.cache = positive
+        return xp.where(positive, x, x * self.negative_slope)
+
+    def backward(self, dout):
+        xp = get_array_module(dout)
+        return xp.where(self.pop_cache(), dout, dout * self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class Tanh(Module):
+    """y = tanh(x).   Gradient: dx = dout * (1 - y**2), using the cached output y."""
+
+    def forward(self, x):
+        y = get_array_module(x).tanh(x)
+        self.cache = y
+        return y
+
+    def backward(self, dout):
+        y = self.pop_cache()
+        return dout * (1 - y * y)
+
+
+class Sigmoid(Module):
+    """y = 1 / (1 + exp(-x)).   Gradient: dx = dout * y * (1 - y).
+
+    Computed as 0.5 * (1 + tanh(x / 2)), the same function, which never overflows exp.
+    """
+
+    def forward(self, x):
+        y = 0.5 * (1 + get_array_module(x).tanh(0.5 * x))
+        self.cache = y
+        return y
+
+    def backward(self, dout):
+        y = self.pop_cache()
+        return dout * y * (1 - y)

@@ -1,0 +1,40 @@
+"""Inverted dropout."""
+
+import numpy as np
+
+from npgan.nn.module import Module
+
+
+class Dropout(Module):
+    """Training: y = x * mask, mask = (u >= p) / (1 - p) with u ~ U[0, 1). Eval: y = x.
+
+    Scaling by 1 / (1 - p) at training time keeps E[y] = x, so eval mode needs no rescaling.
+    Gradient: dx = dout * mask (the same mask; in eval mode dx = dout). The mask comes from
+    this layer's own ``rng`` (a ``np.random.Generator``), never from global random state.
+    """
+
+    def __init__(self, p=0.5, *, rng=None):
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p = p
+        self.rng = np.random.default_rng() if rng is None else rng
+
+    def make_mask(self, shape, dtype):
+        """Draw a fresh mask of ``shape``: 0 with probability p, else 1 / (1 - p)."""
+        keep = self.rng.random(shape) >= self.p
+        return (keep / (1 - self.p)).astype(dtype)
+
+    def forward(self, x):
+        if not self.training or self.p == 0:
+            self.cache = 1                                  # dx = dout
+            return x
+        mask = self.make_mask(x.shape, x.dtype)
+        self.cache = mask
+        return x * mask
+
+    def backward(self, dout):
+        return dout * self.pop_cache()
+
+    def extra_repr(self):
+        return f"p={self.p}"

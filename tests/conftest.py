@@ -1,0 +1,44 @@
+"""Shared test helpers. ``assert_grads_match`` is the one gradient-check assertion every layer
+test uses; it also records the largest relative error per layer for the summary printed at the
+end of the run."""
+
+import numpy as np
+import pytest
+
+from npgan.gradcheck import check_module
+
+TOL = 1e-6
+_worst = {}
+
+
+def assert_grads_match(module, x, *, tol=TOL, rng=None, label=None):
+    """Assert every gradient of ``module`` at ``x`` matches finite differences within ``tol``."""
+    errors = check_module(module, x, rng=rng)
+    label = label or type(module).__name__
+    _worst[label] = max(_worst.get(label, 0.0), *errors.values())
+    bad = {k: e for k, e in errors.items() if not e < tol}
+    assert not bad, f"{label}: gradients disagree with finite differences: {bad}"
+    return errors
+
+
+def record_error(label, error):
+    _worst[label] = max(_worst.get(label, 0.0), error)
+
+
+def off_kink(rng, shape, margin=0.05):
+    """Normal samples pushed at least ``margin`` away from 0, so ReLU-type kinks (at 0) are
+    never within a finite-difference step of an input."""
+    x = rng.standard_normal(shape)
+    return np.sign(x) * (margin + np.abs(x))
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _worst:
+        terminalreporter.section("largest gradient-check relative error per layer / loss / model")
+        for label in sorted(_worst):
+            terminalreporter.write_line(f"{label:<34} {_worst[label]:.2e}")

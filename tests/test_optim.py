@@ -1,0 +1,114 @@
+"""Optimizers: one step against numbers worked out by hand, then convergence on a convex bowl."""
+
+import numpy as np
+import pytest
+
+from npgan.nn import Parameter
+from npgan.optim import SGD, Adam, RMSprop
+
+
+def param(values, grad):
+    p = Parameter(np.array(values, dtype=np.float64))
+    p.grad[...] = grad
+    return p
+
+
+def test_sgd_one_step_by_hand():
+    p = param([1.0, -2.0], [0.5, 1.0])
+    SGD([p], lr=0.1).step()
+    assert np.allclose(p.data, [1.0 - 0.05, -2.0 - 0.1])
+
+
+def test_sgd_momentum_two_steps_by_hand():
+    p = param([1.0], [1.0])
+    opt = SGD([p], lr=0.1, momentum=0.9)
+    opt.step()                       # v = 1,          w = 1 - 0.1      = 0.9
+    opt.step()                       # v = 0.9 + 1,    w = 0.9 - 0.19   = 0.71
+    assert p.data[0] == pytest.approx(0.71)
+
+
+def test_rmsprop_one_step_by_hand():
+    p = param([1.0], [2.0])
+    RMSprop([p], lr=0.01, alpha=0.9, eps=0.0).step()
+    # s = 0.1 * 4 = 0.4;  w = 1 - 0.01 * 2 / sqrt(0.4)
+    assert p.data[0] == pytest.approx(1 - 0.02 / np.sqrt(0.4))
+
+
+def test_rmsprop_momentum_two_steps_by_hand():
+    p = param([0.0], [1.0])
+    opt = RMSprop([p], lr=0.1, alpha=0.5, eps=0.0, momentum=0.5)
+    opt.step()                       # s = 0.5,  u = 1/sqrt(0.5),   b = u1
+    u1 = 1 / np.sqrt(0.5)
+    opt.step()                       # s = 0.75, u = 1/sqrt(0.75),  b = 0.5 b + u2
+    u2 = 1 / np.sqrt(0.75)
+    assert p.data[0] == pytest.approx(-0.1 * u1 - 0.1 * (0.5 * u1 + u2))
+
+
+def test_adam_first_step_is_lr_times_sign():
+    """At t = 1 bias correction gives m_hat = g and v_hat = g^2, so the step is lr * g / |g|."""
+    p = param([1.0, 1.0], [3.0, -0.002])
+    Adam([p], lr=0.01, eps=0.0).step()
+    assert np.allclose(p.data, [0.99, 1.01])
+
+
+def test_adam_second_step_by_hand():
+    p = param([0.0], [1.0])
+    opt = Adam([p], lr=0.1, betas=(0.5, 0.75), eps=0.0)
+    opt.step()                                   # w = -0.1
+    p.grad[...] = 3.0
+    opt.step()
+    m, v = 0.5 * 0.5 + 0.5 * 3, 0.75 * 0.25 + 0.25 * 9          # 1.75, 2.4375
+    m_hat, v_hat = m / (1 - 0.5 ** 2), v / (1 - 0.75 ** 2)
+    assert p.data[0] == pytest.approx(-0.1 - 0.1 * m_hat / np.sqrt(v_hat))
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: SGD(ps, lr=0.1),
+    lambda ps: SGD(ps, lr=0.05, momentum=0.9),
+    lambda ps: RMSprop(ps, lr=0.01),
+    lambda ps: RMSprop(ps, lr=0.01, momentum=0.5),
+    lambda ps: Adam(ps, lr=0.05),
+], ids=["sgd", "sgd-momentum", "rmsprop", "rmsprop-momentum", "adam"])
+def test_drives_a_convex_quadratic_to_its_minimum(make):
+    """f(w) = 0.5 (w - c)^T A (w - c), A positive definite: minimum at c."""
+    rng = np.random.default_rng(0)
+    q = rng.standard_normal((5, 5))
+    a = q @ q.T / 5 + np.eye(5)
+    c = rng.standard_normal(5)
+    p = Parameter(np.zeros(5))
+    opt = make([p])
+    for _ in range(2000):
+        opt.zero_grad()
+        p.grad += a @ (p.data - c)
+        opt.step()
+    assert np.abs(p.data - c).max() < 1e-2
+
+
+def test_state_dict_round_trip_continues_identically():
+    def run(opt_from):
+        p = Parameter(np.ones(3))
+        opt = Adam([p], lr=0.1)
+        for g in ([1, 2, 3], [0.5, -1, 2]):
+            p.grad[...] = g
+            opt.step()
+        return p, opt
+    p1, opt1 = run(None)
+    p2 = Parameter(p1.data.copy())
+    opt2 = Adam([p2], lr=0.1)
+    opt2.load_state_dict({k: np.copy(v) for k, v in opt1.state_dict().items()})
+    for p, opt in ((p1, opt1), (p2, opt2)):
+        p.grad[...] = [1, 1, 1]
+        opt.step()
+    assert np.array_equal(p1.data, p2.data) and opt2.t == 3
+
+
+def test_bad_hyperparameters_are_refused():
+    p = [Parameter(np.zeros(2))]
+    with pytest.raises(ValueError, match="learning rate must be > 0"):
+        Adam(p, lr=0)
+    with pytest.raises(ValueError, match="betas"):
+        Adam(p, betas=(0.5, 1.0))
+    with pytest.raises(ValueError, match="empty parameter list"):
+        SGD([], lr=0.1)
+    with pytest.raises(ValueError, match="missing keys"):
+        SGD(p).load_state_dict({})
