@@ -4,6 +4,13 @@ end of the run."""
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# Property tests use a fixed sequence of examples, so CI is never flaky; run
+# `pytest --hypothesis-profile=explore` to search with fresh random examples.
+settings.register_profile("default", derandomize=True, deadline=None)
+settings.register_profile("explore", max_examples=500, deadline=None)
+settings.load_profile("default")
 
 from npgan.gradcheck import check_module
 
