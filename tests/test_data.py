@@ -1,0 +1,296 @@
+"""Tests for npgan.idx and npgan.data: IDX parsing, bundled MNIST, Fashion-MNIST, batching."""
+
+import gzip
+import shutil
+import tracemalloc
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from npgan import data
+from npgan.data import (
+    FASHION_MNIST_CLASSES, MNIST_CLASSES, MNIST_SHA256, DataError, batches,
+    load_fashion_mnist, load_mnist, scale_images, verify_sha256,
+)
+from npgan.idx import IDX_DTYPES, MAX_BYTES, read_idx, write_idx
+
+
+def idx_bytes(code, shape, body=None):
+    """The bytes of an IDX file built by hand from the spec (not by write_idx)."""
+    header = bytes([0, 0, code, len(shape)]) + b"".join(s.to_bytes(4, "big") for s in shape)
+    if body is None:
+        body = bytes(IDX_DTYPES[code].itemsize * int(np.prod(shape)))
+    return header + body
+
+
+def write(path, raw, compress=False):
+    """Write raw bytes to path, gzipped if compress; return path."""
+    path.write_bytes(gzip.compress(raw, mtime=0) if compress else raw)
+    return path
+
+
+# ---- bundled MNIST ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("split, n", [("train", 60000), ("test", 10000)])
+def test_bundled_mnist_loads(split, n):
+    images, labels = load_mnist(split)
+    assert images.shape == (n, 28, 28) and images.dtype == np.uint8
+    assert labels.shape == (n,) and labels.dtype == np.uint8
+    assert set(np.unique(labels)) == set(range(10)) and len(MNIST_CLASSES) == 10
+    assert images.min() == 0 and images.max() == 255
+
+
+def test_unknown_split_names_the_allowed_values():
+    with pytest.raises(ValueError, match="'test', 'train'.*'validation'"):
+        load_mnist("validation")
+
+
+def test_verify_sha256_reports_file_and_both_hashes(tmp_path):
+    name = "t10k-labels-idx1-ubyte.gz"
+    copy = tmp_path / name
+    shutil.copy(data.MNIST_DIR / name, copy)
+    verify_sha256(copy, MNIST_SHA256[name])  # intact copy passes
+    raw = bytearray(copy.read_bytes())
+    raw[100] ^= 0xFF
+    copy.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match=name) as err:
+        verify_sha256(copy, MNIST_SHA256[name])
+    assert MNIST_SHA256[name] in str(err.value)
+    assert data.hashlib.sha256(bytes(raw)).hexdigest() in str(err.value)
+
+
+def test_checksummed_loader_rejects_a_flipped_byte(tmp_path):
+    for name in data.SPLITS["test"]:
+        shutil.copy(data.MNIST_DIR / name, tmp_path / name)
+    labels = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(labels.read_bytes())
+    raw[-10] ^= 0x01
+    labels.write_bytes(bytes(raw))
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz.*SHA-256 mismatch"):
+        data._load_split(tmp_path, "test", sha256=MNIST_SHA256)
+
+
+def test_data_dir_reads_uncompressed_copies(tmp_path):
+    for name in data.SPLITS["test"]:
+        raw = gzip.decompress((data.MNIST_DIR / name).read_bytes())
+        (tmp_path / name.removesuffix(".gz")).write_bytes(raw)
+    images, labels = load_mnist("test", data_dir=tmp_path)
+    bundled_images, bundled_labels = load_mnist("test")
+    np.testing.assert_array_equal(images, bundled_images)
+    np.testing.assert_array_equal(labels, bundled_labels)
+
+
+# ---- IDX round trip and bad files -----------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+@pytest.mark.parametrize("dtype", ["u1", "i1", "i2", "i4", "f4", "f8"])
+def test_idx_round_trip(tmp_path, dtype, suffix):
+    a = (np.arange(24).reshape(2, 3, 4) - 5).astype(dtype)
+    write_idx(tmp_path / f"a.idx{suffix}", a)
+    b = read_idx(tmp_path / f"a.idx{suffix}")
+    assert b.dtype == a.dtype and b.dtype.isnative and b.flags.writeable
+    np.testing.assert_array_equal(b, a)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_read_idx_matches_the_spec_byte_for_byte(tmp_path, compress):
+    raw = idx_bytes(0x0B, (2, 3), body=bytes(range(12)))  # int16, big-endian
+    got = read_idx(write(tmp_path / "spec.idx", raw, compress))  # gzip found by magic, not name
+    np.testing.assert_array_equal(got, [[0x0001, 0x0203, 0x0405], [0x0607, 0x0809, 0x0A0B]])
+
+
+def test_write_idx_rejects_what_idx_cannot_hold(tmp_path):
+    with pytest.raises(ValueError, match="int64"):
+        write_idx(tmp_path / "x", np.zeros(3, dtype=np.int64))
+    with pytest.raises(ValueError, match="0 dimensions"):
+        write_idx(tmp_path / "x", np.uint8(3))
+
+
+BAD_FILES = {
+    "too short": (b"\x00\x00", "too short"),
+    "wrong magic": (b"\x01\x02" + idx_bytes(0x08, (3,))[2:], "bad magic number"),
+    "dtype code": (b"\x00\x00\x07\x01" + (3).to_bytes(4, "big") + bytes(3), "dtype code 0x07"),
+    "zero dims": (b"\x00\x00\x08\x00", "0 dimensions"),
+    "absurd dims": (b"\x00\x00\x08\xc8" + bytes(800), "200 dimensions"),
+    "short header": (idx_bytes(0x08, (2, 2))[:9], "truncated header"),
+    "truncated data": (idx_bytes(0x08, (2, 3))[:-1], "truncated data.*6 bytes, file has 5"),
+    "trailing bytes": (idx_bytes(0x08, (2, 3)) + b"\x00", "trailing bytes"),
+    "huge claim": (b"\x00\x00\x0e\x03" + b"\xff" * 12, "over the .*-byte limit"),
+}
+
+
+@pytest.mark.parametrize("compress", [False, True])
+@pytest.mark.parametrize("case", BAD_FILES)
+def test_bad_idx_file_raises_data_error_naming_the_file(tmp_path, case, compress):
+    raw, message = BAD_FILES[case]
+    path = write(tmp_path / "bad-file.idx", raw, compress)
+    with pytest.raises(DataError, match=message) as err:
+        read_idx(path)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("damage", ["cut", "flip", "crc", "junk"])
+def test_corrupt_gzip_raises_data_error(tmp_path, damage):
+    gz = bytearray(gzip.compress(idx_bytes(0x08, (50, 50), body=bytes(range(250)) * 10), mtime=0))
+    if damage == "cut":
+        gz = gz[: len(gz) // 2]
+    elif damage == "flip":
+        gz[len(gz) // 2] ^= 0xFF
+    elif damage == "crc":
+        gz[-8] ^= 0x01  # the CRC-32 in the trailer: caught because we read to the end
+    else:
+        gz += b"junk after the gzip member"
+    path = write(tmp_path / "broken.idx.gz", bytes(gz))
+    with pytest.raises(DataError, match="broken.idx.gz") as err:
+        read_idx(path)
+    assert isinstance(err.value, ValueError)  # DataError is a ValueError
+
+
+def test_false_size_claim_allocates_nothing(tmp_path):
+    path = write(tmp_path / "liar.idx", b"\x00\x00\x08\x01" + (2**30).to_bytes(4, "big") + b"abc")
+    tracemalloc.start()
+    with pytest.raises(DataError, match="1073741824 bytes, file has 3"):
+        read_idx(path)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 8 * 2**20  # a 1 MiB read chunk or two, not the 1 GiB claimed
+
+
+def test_missing_file_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nothing-here.idx"):
+        read_idx(tmp_path / "nothing-here.idx")
+    with pytest.raises(FileNotFoundError, match="train-images-idx3-ubyte.gz"):
+        load_mnist("train", data_dir=tmp_path)
+
+
+def fake_split(folder, images, labels):
+    """Write images and labels as the MNIST train file names in folder."""
+    write_idx(folder / "train-images-idx3-ubyte.gz", np.asarray(images, dtype=np.uint8))
+    write_idx(folder / "train-labels-idx1-ubyte", np.asarray(labels, dtype=np.uint8))
+
+
+def test_count_mismatch_names_both_files_and_counts(tmp_path):
+    fake_split(tmp_path, np.zeros((3, 28, 28)), [1, 2])
+    with pytest.raises(DataError, match=r"train-images.*3 images.*train-labels.*2 labels"):
+        load_mnist("train", data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("images, labels, message", [
+    (np.zeros((3, 784)), [0, 1, 2], r"train-images.*expected images \(N, 28, 28\)"),
+    (np.zeros((3, 28, 28)), [[0], [1], [2]], r"train-labels.*expected labels \(N,\)"),
+    (np.zeros((3, 28, 28)), [0, 1, 10], "label 10 is outside 0..9"),
+])
+def test_wrong_shapes_or_labels_raise_data_error(tmp_path, images, labels, message):
+    fake_split(tmp_path, images, labels)
+    with pytest.raises(DataError, match=message):
+        load_mnist("train", data_dir=tmp_path)
+
+
+# ---- Fashion-MNIST ----------------------------------------------------------------
+
+
+def test_fashion_mnist_missing_says_how_to_get_it(tmp_path, monkeypatch):
+    how = "sudo apt-get install dataset-fashion-mnist.*--data-dir DIR"
+    with pytest.raises(FileNotFoundError, match=how):
+        load_fashion_mnist(data_dir=tmp_path)
+    monkeypatch.setattr(data, "FASHION_MNIST_DIR", tmp_path / "not-installed")
+    with pytest.raises(FileNotFoundError, match="not-installed.*apt-get install dataset-fashion-mnist"):
+        load_fashion_mnist("test")
+
+
+@pytest.mark.skipif(not data.FASHION_MNIST_DIR.is_dir(), reason="dataset-fashion-mnist not installed")
+@pytest.mark.parametrize("split, n", [("train", 60000), ("test", 10000)])
+def test_fashion_mnist_loads_when_installed(split, n):
+    images, labels = load_fashion_mnist(split)
+    assert images.shape == (n, 28, 28) and images.dtype == np.uint8
+    assert labels.shape == (n,) and set(np.unique(labels)) == set(range(len(FASHION_MNIST_CLASSES)))
+
+
+# ---- scaling and batches ---------------------------------------------------------
+
+
+def test_scale_images_maps_0_255_to_minus_1_plus_1():
+    images = np.array([[[0, 255], [127, 128]]], dtype=np.uint8)  # (1, 2, 2)
+    x = scale_images(images)
+    assert x.shape == (1, 4) and x.dtype == np.float32
+    assert x[0, 0] == -1.0 and x[0, 1] == 1.0 and np.all(np.abs(x) <= 1)
+    assert scale_images(images, dtype=np.float64).dtype == np.float64
+    with pytest.raises(ValueError, match="uint8"):
+        scale_images(images.astype(np.float32))
+
+
+def test_each_index_once_per_epoch_and_labels_stay_paired():
+    x = np.arange(12)[:, None] * np.ones((1, 3))  # row i is all i, (12, 3)
+    y = np.arange(12) + 100
+    seen = []
+    for xb, yb in batches(x, 4, np.random.default_rng(0), labels=y):
+        assert xb.shape == (4, 3) and yb.shape == (4,)
+        np.testing.assert_array_equal(yb, xb[:, 0] + 100)
+        seen.extend(xb[:, 0].astype(int))
+    assert sorted(seen) == list(range(12))
+
+
+def test_epochs_differ_and_seed_repeats_the_order():
+    x = np.arange(100)
+    rng = np.random.default_rng(1)
+    first, second = np.concatenate(list(batches(x, 10, rng))), np.concatenate(list(batches(x, 10, rng)))
+    assert not np.array_equal(first, second)
+    again = np.concatenate(list(batches(x, 10, np.random.default_rng(1))))
+    np.testing.assert_array_equal(first, again)
+
+
+def test_incomplete_last_batch_is_dropped():
+    sizes = [len(b) for b in batches(np.arange(10), 4, np.random.default_rng(0))]
+    assert sizes == [4, 4]
+
+
+@pytest.mark.parametrize("bad", [0, -1, 11, 2.5, True, "4"])
+def test_bad_batch_size_raises_at_the_call(bad):
+    with pytest.raises(ValueError, match="batch_size"):
+        batches(np.arange(10), bad, np.random.default_rng(0))  # no next() needed
+
+
+def test_batches_checks_rng_and_labels():
+    with pytest.raises(TypeError, match="np.random.Generator"):
+        batches(np.arange(10), 2, 0)
+    with pytest.raises(ValueError, match="10 rows but labels has 9"):
+        batches(np.arange(10), 2, np.random.default_rng(0), labels=np.arange(9))
+
+
+# ---- property: nothing but DataError ------------------------------------------------
+
+VALID = idx_bytes(0x08, (2, 3, 4), body=bytes(range(24)))
+
+
+@st.composite
+def mutated_idx(draw):
+    """A valid small IDX file with a few bytes changed, cut off or appended."""
+    raw = bytearray(VALID)
+    for _ in range(draw(st.integers(1, 4))):
+        raw[draw(st.integers(0, len(raw) - 1))] = draw(st.integers(0, 255))
+    raw = raw[: draw(st.integers(0, len(raw)))] + draw(st.binary(max_size=4))
+    return bytes(raw)
+
+
+@st.composite
+def mutated_gzip(draw):
+    """A valid gzipped IDX file with one byte of the compressed stream changed."""
+    raw = bytearray(gzip.compress(VALID, mtime=0))
+    raw[draw(st.integers(0, len(raw) - 1))] = draw(st.integers(0, 255))
+    return bytes(raw)
+
+
+@settings(max_examples=100, deadline=None)
+@given(raw=st.one_of(st.binary(max_size=64), mutated_idx(), mutated_gzip()), compress=st.booleans())
+def test_arbitrary_bytes_raise_only_data_error(tmp_path_factory, raw, compress):
+    path = write(tmp_path_factory.mktemp("fuzz") / "f.idx", raw, compress)
+    try:
+        result = read_idx(path)
+    except DataError as e:
+        assert str(path) in str(e)
+    else:
+        assert isinstance(result, np.ndarray) and result.nbytes <= MAX_BYTES
