@@ -1,0 +1,109 @@
+"""The command line shared by the demos: parse flags, build or resume a run, report clearly."""
+
+import argparse
+import os
+import sys
+
+from npgan.checkpoint import CheckpointError
+from npgan.data import DataError, scale_images
+from npgan.models import GANConfig
+from npgan.run import Run, TrainingDiverged, load_run
+from npgan.train import OPTIMIZERS, GANTrainer
+
+DEFAULTS = {"batch_size": 64, "lr": 2e-4, "latent_dim": 100, "seed": 0, "optimizer": "adam"}
+
+
+def positive(kind):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}") from None
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        return value
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def build_parser(prog, dataset, default_epochs, description):
+    p = argparse.ArgumentParser(prog=prog, description=description,
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--epochs", type=positive(int), default=None,
+                   help=f"passes over the training set (default {default_epochs}; "
+                        "a resumed run keeps its own unless given)")
+    p.add_argument("--batch-size", type=positive(int), default=None,
+                   help=f"images per step (default {DEFAULTS['batch_size']})")
+    p.add_argument("--lr", type=positive(float), default=None,
+                   help=f"learning rate of both optimizers (default {DEFAULTS['lr']})")
+    p.add_argument("--latent-dim", type=positive(int), default=None,
+                   help=f"size of the noise vector z (default {DEFAULTS['latent_dim']})")
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"seed of weights, noise and shuffling (default {DEFAULTS['seed']})")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
+                   help="adam (lr, betas 0.5/0.999) or rmsprop (default adam)")
+    p.add_argument("--out", default=None, help=f"output folder (default runs/{dataset}/)")
+    p.add_argument("--max-steps", type=positive(int), default=None,
+                   help="stop after this many training steps in total, counting resumed ones")
+    p.add_argument("--checkpoint-every", type=positive(int), default=None, metavar="STEPS",
+                   help="also write checkpoint.npz every STEPS steps (always after each epoch)")
+    p.add_argument("--resume", metavar="CKPT", default=None,
+                   help="continue the run saved in this checkpoint.npz")
+    p.add_argument("--data-dir", default=None,
+                   help="read the four IDX files from this folder instead of the default")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv, *, dataset, load_images, default_epochs, description):
+    """Run a demo. Returns the process exit code (0 ok, 1 diverged, 2 bad input, 130 Ctrl-C)."""
+    parser = build_parser(f"python -m npgan.demos.{dataset}", dataset, default_epochs, description)
+    args = parser.parse_args(argv)
+    out = args.out or (os.path.dirname(args.resume) if args.resume else os.path.join("runs", dataset))
+    if os.path.exists(out) and not os.path.isdir(out):
+        parser.error(f"--out {out} is a file, not a folder")
+    try:
+        if args.resume:
+            trainer, history, info = load_run(args.resume)
+            check_resume_flags(parser, args, trainer, info)
+        else:
+            settings = {k: v if getattr(args, k) is None else getattr(args, k)
+                        for k, v in DEFAULTS.items()}
+            trainer = GANTrainer(GANConfig(latent_dim=settings["latent_dim"]), lr=settings["lr"],
+                                 optimizer=settings["optimizer"], seed=settings["seed"])
+            history, info = None, {"dataset": dataset, "batch_size": settings["batch_size"],
+                                   "model": trainer.cfg.to_dict(), **trainer.settings}
+        info["epochs"] = args.epochs or info.get("epochs") or default_epochs
+        images, _ = load_images("train", args.data_dir)
+    except (CheckpointError, DataError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    run = Run(trainer, scale_images(images), out, batch_size=info["batch_size"],
+              epochs=info["epochs"], max_steps=args.max_steps, checkpoint_every=args.checkpoint_every,
+              history=history, info=info, quiet=args.quiet, resumed_from=args.resume)
+    print(f"npgan: training a GAN on {dataset} for {run.total_steps} steps "
+          f"({info['epochs']} epochs of {run.steps_per_epoch}); outputs in {os.path.abspath(out)}")
+    try:
+        seconds = run.train()
+    except TrainingDiverged as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\ninterrupted at step {trainer.step}. {run.last_good()}", file=sys.stderr)
+        return 130
+    print(f"done: {trainer.step} steps in {seconds:.0f} s. Samples: {run.path('samples.png')}, "
+          f"curves: {run.path('losses.png')}, checkpoint: {run.checkpoint_path}")
+    return 0
+
+
+def check_resume_flags(parser, args, trainer, info):
+    """A resumed run keeps its settings; a flag that contradicts them is an error."""
+    stored = {"batch_size": info.get("batch_size"), "lr": trainer.settings["lr"],
+              "latent_dim": trainer.cfg.latent_dim, "seed": trainer.settings["seed"],
+              "optimizer": trainer.settings["optimizer"]}
+    for name, value in stored.items():
+        given = getattr(args, name)
+        if given is not None and given != value:
+            flag = "--" + name.replace("_", "-")
+            parser.error(f"{flag} {given} contradicts the checkpoint's {value}; "
+                         "a resumed run keeps its own settings")

@@ -1,0 +1,18 @@
+"""Train a GAN on MNIST: ``python -m npgan.demos.mnist --help``.
+
+The defaults (15 epochs, batch 64, Adam 2e-4) train to recognizable digits in about 8 to 10
+minutes on 2 CPU cores, using the copy of MNIST that ships inside npgan.
+"""
+
+import sys
+
+from npgan.data import load_mnist
+from npgan.demos.common import main
+
+DESCRIPTION = ("Train the classic fully connected GAN on MNIST with npgan's hand-written "
+               "backprop. The defaults draw recognizable digits after about 8-10 minutes on "
+               "2 CPU cores. Writes sample grids, loss curves, history.csv and a checkpoint.")
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:], dataset="mnist", load_images=load_mnist, default_epochs=15,
+                  description=DESCRIPTION))

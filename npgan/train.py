@@ -1,0 +1,133 @@
+"""One GAN training step, and the state a run must save to continue exactly where it stopped.
+
+A step (Goodfellow et al. 2014, with the non-saturating generator loss):
+
+    z ~ N(0, I);  fake = G(z)
+    D step:  L_D = BCE(D(real), 1) + BCE(D(fake), 0)        update D only
+    G step:  L_G = BCE(D(fake), 1) = -mean log D(G(z))        update G only, through the new D
+
+The G step's gradient flows back through D into G; D's parameter gradients from that pass
+are never applied (only G's optimizer steps) and are cleared by D's next zero_grad().
+"""
+
+import numpy as np
+
+from npgan.checkpoint import CheckpointError, check_arrays
+from npgan.losses import bce_with_logits
+from npgan.models import GANConfig, build_discriminator, build_generator
+from npgan.optim import Adam, RMSprop
+
+HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
+OPTIMIZERS = ("adam", "rmsprop")
+
+
+def make_optimizer(name, params, lr, betas):
+    """``adam``: Adam(lr, betas) as in DCGAN.  ``rmsprop``: RMSprop(lr) with PyTorch's alpha."""
+    if name == "adam":
+        return Adam(params, lr=lr, betas=betas)
+    if name == "rmsprop":
+        return RMSprop(params, lr=lr)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def mean_sigmoid(logits):
+    """Mean of sigmoid(logits) as a float: the average probability D assigns to 'real'."""
+    return float((0.5 * (1 + np.tanh(0.5 * logits))).mean())
+
+
+class GANTrainer:
+    """Holds G, D, their optimizers and the noise generator, and trains them one step at a time.
+
+    Everything random comes from ``seed``: the initial weights and the noise stream
+    (a ``np.random.Generator`` whose state is saved in checkpoints).
+    """
+
+    def __init__(self, cfg=GANConfig(), *, lr=2e-4, betas=(0.5, 0.999), optimizer="adam",
+                 seed=0, dtype=np.float32):
+        self.cfg, self.dtype = cfg, dtype
+        self.settings = {"lr": lr, "betas": list(betas), "optimizer": optimizer, "seed": seed}
+        init_rng = np.random.default_rng([seed, 0])
+        self.G = build_generator(cfg, rng=init_rng, dtype=dtype)
+        self.D = build_discriminator(cfg, rng=init_rng, dtype=dtype)
+        self.opt_g = make_optimizer(optimizer, self.G.parameters(), lr, betas)
+        self.opt_d = make_optimizer(optimizer, self.D.parameters(), lr, betas)
+        self.noise_rng = np.random.default_rng([seed, 1])
+        self.step = 0
+
+    def noise(self, n):
+        """z: (n, latent_dim) standard normal, from the trainer's own generator."""
+        return self.noise_rng.standard_normal((n, self.cfg.latent_dim), dtype=self.dtype)
+
+    def train_step(self, real):
+        """One D step and one G step on a batch of real images (B, image_dim) in [-1, 1].
+
+        Returns ``{"d_loss", "g_loss", "d_real", "d_fake"}`` as floats, where d_real and
+        d_fake are the mean D(x) and D(G(z)) seen in the D step.
+        """
+        G, D = self.G, self.D
+        fake = G(self.noise(real.shape[0]))                    # (B, image_dim)
+
+        self.opt_d.zero_grad()
+        logits_real = D(real)
+        loss_real, dlogits = bce_with_logits(logits_real, 1.0)
+        D.backward(dlogits)
+        logits_fake = D(fake)
+        loss_fake, dlogits = bce_with_logits(logits_fake, 0.0)
+        D.backward(dlogits)
+        self.opt_d.step()
+
+        self.opt_g.zero_grad()
+        loss_g, dlogits = bce_with_logits(D(fake), 1.0)        # non-saturating: fool the new D
+        G.backward(D.backward(dlogits))                         # D's own grads are discarded
+        self.opt_g.step()
+
+        self.step += 1
+        return {"d_loss": loss_real + loss_fake, "g_loss": loss_g,
+                "d_real": mean_sigmoid(logits_real), "d_fake": mean_sigmoid(logits_fake)}
+
+    def sample(self, z):
+        """Images G(z) in eval mode (BatchNorm's running statistics): (n, image_dim)."""
+        self.G.eval()
+        try:
+            return self.G(z.astype(self.dtype, copy=False))
+        finally:
+            self.G.cache = None
+            for layer in self.G:
+                layer.cache = None
+            self.G.train()
+
+    # -- checkpoint state: arrays for the weights, JSON-able meta for the rest -----------------
+    def state(self):
+        """Return ``(arrays, meta)``: every array needed to continue (weights, BatchNorm
+        statistics, optimizer moments) under prefixes G., D., opt_g., opt_d., and a dict with
+        the config, settings, step and the noise generator's exact state."""
+        arrays = {}
+        for prefix, obj in (("G.", self.G), ("D.", self.D), ("opt_g.", self.opt_g),
+                            ("opt_d.", self.opt_d)):
+            arrays.update({prefix + k: v for k, v in obj.state_dict().items()})
+        meta = {"kind": "gan", "config": self.cfg.to_dict(), "settings": self.settings,
+                "dtype": np.dtype(self.dtype).name, "step": self.step,
+                "noise_rng": self.noise_rng.bit_generator.state}
+        return arrays, meta
+
+    @classmethod
+    def from_state(cls, arrays, meta):
+        """Rebuild a trainer from ``state()``'s output; errors name what does not fit."""
+        if meta.get("kind") != "gan":
+            raise CheckpointError(f"checkpoint holds a {meta.get('kind')!r} model, not a 'gan'")
+        try:
+            cfg = GANConfig.from_dict(meta["config"])
+            trainer = cls(cfg, dtype=np.dtype(meta["dtype"]).type, **{
+                k: tuple(v) if k == "betas" else v for k, v in meta["settings"].items()})
+            step = int(meta["step"])
+        except (KeyError, TypeError, ValueError) as e:
+            raise CheckpointError(f"checkpoint metadata is incomplete or invalid: {e!r}") from e
+        own, _ = trainer.state()
+        check_arrays(arrays, {k: (v.shape, None) for k, v in own.items()}, what="GAN")
+        for prefix, obj in (("G.", trainer.G), ("D.", trainer.D), ("opt_g.", trainer.opt_g),
+                            ("opt_d.", trainer.opt_d)):
+            n = len(prefix)
+            obj.load_state_dict({k[n:]: v for k, v in arrays.items() if k.startswith(prefix)})
+        trainer.noise_rng.bit_generator.state = meta["noise_rng"]
+        trainer.step = step
+        return trainer

@@ -1,0 +1,94 @@
+"""Training: a short run writes every output; checkpoints round-trip; the CLI behaves."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from npgan.data import load_mnist, scale_images
+from npgan.models import GANConfig
+from npgan.run import Run, TrainingDiverged, fixed_noise, load_run
+from npgan.train import GANTrainer
+
+SMALL = GANConfig(latent_dim=16, g_hidden=(32, 64), d_hidden=(64, 32))
+
+
+@pytest.fixture(scope="module")
+def mnist_subset():
+    images, _ = load_mnist("train")
+    return scale_images(images[:640])                        # 10 batches of 64
+
+
+def test_short_run_writes_every_output(tmp_path, mnist_subset):
+    trainer = GANTrainer(SMALL, seed=1)
+    run = Run(trainer, mnist_subset, str(tmp_path), batch_size=64, epochs=30, quiet=True,
+              info={"note": "test"})
+    run.train()
+    assert trainer.step == 300
+    names = {p.name for p in tmp_path.iterdir()}
+    assert {"samples.png", "losses.png", "history.csv", "config.json", "checkpoint.npz"} <= names
+    assert {f"samples_epoch_{e:03d}.png" for e in range(1, 31)} <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+    rows = list(csv.DictReader((tmp_path / "history.csv").read_text().splitlines()))
+    assert len(rows) == 300 and rows[-1]["epoch"] == "30"
+    values = np.array([[float(r[k]) for k in ("d_loss", "g_loss", "d_real", "d_fake")] for r in rows])
+    assert np.all(np.isfinite(values))
+    assert np.all((values[:, 2:] > 0) & (values[:, 2:] < 1))  # D outputs are probabilities
+    assert json.loads((tmp_path / "config.json").read_text()) == {"note": "test"}
+
+
+def test_checkpoint_round_trip_gives_identical_samples(tmp_path, mnist_subset):
+    trainer = GANTrainer(SMALL, seed=2)
+    Run(trainer, mnist_subset, str(tmp_path), batch_size=64, epochs=2, quiet=True).train()
+    loaded, history, _ = load_run(tmp_path / "checkpoint.npz")
+    z = fixed_noise(trainer)
+    assert np.array_equal(trainer.sample(z), loaded.sample(z))
+    assert loaded.step == trainer.step == 20 and len(history["d_loss"]) == 20
+    real = mnist_subset[:64]
+    assert trainer.train_step(real) == loaded.train_step(real)   # optimizer and noise state too
+
+
+def test_nan_in_the_data_stops_with_the_step_and_keeps_the_checkpoint(tmp_path, mnist_subset):
+    data = mnist_subset.copy()
+    trainer = GANTrainer(SMALL, seed=3)
+    Run(trainer, data, str(tmp_path), batch_size=64, epochs=1, quiet=True).train()
+    before = (tmp_path / "checkpoint.npz").read_bytes()
+    data[:] = np.nan
+    with pytest.raises(TrainingDiverged, match=r"diverged at step 11.*last good checkpoint"):
+        Run(trainer, data, str(tmp_path), batch_size=64, epochs=2, quiet=True,
+            resumed_from=str(tmp_path / "checkpoint.npz")).train()
+    assert (tmp_path / "checkpoint.npz").read_bytes() == before
+
+
+def run_cli(*args, cwd):
+    return subprocess.run([sys.executable, "-m", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_demo_command_runs_from_any_directory(tmp_path):
+    result = run_cli("npgan.demos.mnist", "--max-steps", "5", "--quiet", "--out", "out",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert str(tmp_path / "out") in result.stdout
+    assert (tmp_path / "out" / "samples.png").exists()
+    sample = run_cli("npgan.sample", "out/checkpoint.npz", "-n", "10", "-o", "s.npy", cwd=tmp_path)
+    assert sample.returncode == 0, sample.stderr
+    images = np.load(tmp_path / "s.npy")
+    assert images.shape == (10, 28, 28) and images.min() >= 0 and images.max() <= 1
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--epochs", "-1"], "must be > 0"),
+    (["--batch-size", "0"], "must be > 0"),
+    (["--lr", "0"], "must be > 0"),
+    (["--optimizer", "sgd"], "invalid choice"),
+    (["--out", "afile"], "is a file, not a folder"),
+])
+def test_demo_rejects_bad_flags_without_a_traceback(tmp_path, flags, message):
+    (tmp_path / "afile").write_text("x")
+    result = run_cli("npgan.demos.mnist", *flags, cwd=tmp_path)
+    assert result.returncode == 2
+    assert message in result.stderr and "Traceback" not in result.stderr
