@@ -1,17 +1,46 @@
 """Optimizers, in order of complexity: SGD, RMSprop, Adam.
 
-Each holds the list of Parameters it updates and per-parameter state in lists parallel to it
-(tinygrad's layout). ``step()`` is the only code in npgan that changes a weight; it updates
-``p.data`` in place from ``p.grad``. Hyperparameter defaults are PyTorch's.
+``step()`` is the only code in npgan that changes a weight. An optimizer first packs its
+parameters into one contiguous buffer (``pack_parameters``: every ``p.data`` and ``p.grad``
+becomes a view into it), so each update below is a handful of whole-array operations over all
+weights at once, written in place into reused scratch memory: no Python loop over layers and no
+large temporary arrays per step. Hyperparameter defaults are PyTorch's.
+
+Speed: NumPy runs an element-wise operation on one core, and the update of a 1.5M-weight
+generator is ~12 passes over memory, which on a 2-core machine is a quarter of a training step.
+NumPy releases the GIL inside those loops, so ``step()`` splits the flat buffers into one
+contiguous part per core and updates the parts on a thread pool. Each element's update is
+independent of the others, so the result is bit-identical with any number of threads.
 """
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from npgan.backend import get_array_module
+from npgan.nn.module import pack_parameters
+
+
+THREADS = min(2, os.cpu_count() or 1)   # more threads than this gain little: memory-bound
+MIN_PART = 1 << 16                       # parts smaller than this are not worth a thread
+_pool = None
+
+
+def _thread_pool():
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="npgan-optim")
+    return _pool
 
 
 class Optimizer:
-    """Base: holds ``params`` (a list of Parameters) and the names of its state lists."""
+    """Base: packs ``params`` (a list of Parameters) and holds flat state of the same size.
+
+    ``self.data`` and ``self.grad`` are the flat buffers behind every parameter; the state
+    arrays named in ``state_names`` (momentum, moments) are flat arrays of the same size.
+    Subclasses write ``update(i)``, the rule applied to the slice ``i`` of every flat array.
+    """
 
     state_names = ()
 
@@ -23,25 +52,34 @@ class Optimizer:
             raise ValueError(f"{type(self).__name__}: learning rate must be > 0, got {lr}")
         self.lr = lr
         self.t = 0                                          # steps taken
-
-    def zeros(self):
-        """One zero array per parameter, of its shape, dtype and array module."""
-        return [get_array_module(p.data).zeros_like(p.data) for p in self.params]
+        self.data, self.grad = pack_parameters(self.params)
+        self.xp = get_array_module(self.data)
+        self.tmp = self.xp.empty_like(self.data)            # scratch space for step()
+        for name in self.state_names:
+            setattr(self, name, self.xp.zeros_like(self.data))
+        n = self.data.size
+        parts = max(1, min(THREADS, n // MIN_PART)) if self.xp is np else 1
+        bounds = [n * k // parts for k in range(parts + 1)]
+        self.parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
 
     def zero_grad(self):
-        for p in self.params:
-            p.grad[...] = 0
+        self.grad[...] = 0
 
     def step(self):
+        """Apply ``update`` to every part of the flat buffers (in parallel when there are several)."""
+        self.t += 1
+        if len(self.parts) == 1:
+            self.update(self.parts[0])
+        else:
+            for future in [_thread_pool().submit(self.update, i) for i in self.parts]:
+                future.result()                             # re-raises any error
+
+    def update(self, i):
         raise NotImplementedError
 
     def state_dict(self):
-        """``{"t": array, "<state>.<i>": array}`` for every state list (arrays, not copies)."""
-        state = {"t": np.asarray(self.t)}
-        for name in self.state_names:
-            for i, a in enumerate(getattr(self, name)):
-                state[f"{name}.{i}"] = a
-        return state
+        """``{"t": step count, <state name>: flat array}`` (arrays, not copies)."""
+        return {"t": np.asarray(self.t), **{name: getattr(self, name) for name in self.state_names}}
 
     def load_state_dict(self, state):
         """Copy a ``state_dict()`` back in place; keys and shapes must match."""
@@ -51,13 +89,12 @@ class Optimizer:
         if missing or unexpected:
             raise ValueError(f"{type(self).__name__}.load_state_dict: missing keys {missing}, "
                              f"unexpected keys {unexpected}")
-        for k, target in own.items():
-            if k == "t":
-                continue
-            if tuple(state[k].shape) != target.shape:
-                raise ValueError(f"{type(self).__name__}.load_state_dict: {k} has shape "
-                                 f"{tuple(state[k].shape)}, expected {target.shape}")
-            target[...] = get_array_module(target).asarray(state[k], dtype=target.dtype)
+        for name in self.state_names:
+            target = own[name]
+            if tuple(state[name].shape) != target.shape:
+                raise ValueError(f"{type(self).__name__}.load_state_dict: {name} has shape "
+                                 f"{tuple(state[name].shape)}, expected {target.shape}")
+            target[...] = self.xp.asarray(state[name], dtype=target.dtype)
         self.t = int(state["t"])
 
 
@@ -75,14 +112,13 @@ class SGD(Optimizer):
         if not 0 <= momentum < 1:
             raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
         self.momentum = momentum
-        self.velocity = self.zeros()
 
-    def step(self):
-        self.t += 1
-        for p, v in zip(self.params, self.velocity):
-            v *= self.momentum
-            v += p.grad
-            p.data -= self.lr * v
+    def update(self, i):
+        v, tmp = self.velocity[i], self.tmp[i]
+        v *= self.momentum
+        v += self.grad[i]                                   # v = momentum * v + g
+        self.xp.multiply(v, self.lr, out=tmp)
+        self.data[i] -= tmp                                 # w -= lr * v
 
 
 class RMSprop(Optimizer):
@@ -103,21 +139,24 @@ class RMSprop(Optimizer):
         if not 0 <= momentum < 1:
             raise ValueError(f"RMSprop: momentum must be in [0, 1), got {momentum}")
         self.alpha, self.eps, self.momentum = alpha, eps, momentum
-        self.square_avg = self.zeros()
-        self.buf = self.zeros()
 
-    def step(self):
-        self.t += 1
-        for p, s, b in zip(self.params, self.square_avg, self.buf):
-            xp = get_array_module(p.data)
-            s *= self.alpha
-            s += (1 - self.alpha) * p.grad * p.grad
-            u = p.grad / (xp.sqrt(s) + self.eps)
-            if self.momentum:
-                b *= self.momentum
-                b += u
-                u = b
-            p.data -= self.lr * u
+    def update(self, i):
+        xp, g, s, tmp = self.xp, self.grad[i], self.square_avg[i], self.tmp[i]
+        s *= self.alpha
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1 - self.alpha
+        s += tmp                                            # s = alpha s + (1 - alpha) g^2
+        xp.sqrt(s, out=tmp)
+        tmp += self.eps
+        xp.divide(g, tmp, out=tmp)                          # u = g / (sqrt(s) + eps)
+        if self.momentum:
+            b = self.buf[i]
+            b *= self.momentum
+            b += tmp                                        # b = momentum b + u
+            xp.multiply(b, self.lr, out=tmp)
+        else:
+            tmp *= self.lr
+        self.data[i] -= tmp                                 # w -= lr * b
 
 
 class Adam(Optimizer):
@@ -141,17 +180,21 @@ class Adam(Optimizer):
                 raise ValueError(f"Adam: betas must be in [0, 1), got {betas}")
         self.beta1, self.beta2 = betas
         self.eps = eps
-        self.m = self.zeros()
-        self.v = self.zeros()
 
-    def step(self):
-        self.t += 1
-        c1 = 1 - self.beta1 ** self.t                       # bias corrections
-        c2 = 1 - self.beta2 ** self.t
-        for p, m, v in zip(self.params, self.m, self.v):
-            xp = get_array_module(p.data)
-            m *= self.beta1
-            m += (1 - self.beta1) * p.grad
-            v *= self.beta2
-            v += (1 - self.beta2) * p.grad * p.grad
-            p.data -= (self.lr / c1) * m / (xp.sqrt(v / c2) + self.eps)
+    def update(self, i):
+        xp, g, m, v, tmp = self.xp, self.grad[i], self.m[i], self.v[i], self.tmp[i]
+        b1, b2 = self.beta1, self.beta2
+        c1, c2 = 1 - b1 ** self.t, 1 - b2 ** self.t         # bias corrections
+        m *= b1
+        xp.multiply(g, 1 - b1, out=tmp)
+        m += tmp                                            # m = b1 m + (1 - b1) g
+        v *= b2
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1 - b2
+        v += tmp                                            # v = b2 v + (1 - b2) g^2
+        xp.sqrt(v, out=tmp)
+        tmp *= c2 ** -0.5                                   # (a Python float keeps float32)
+        tmp += self.eps                                     # sqrt(v_hat) + eps
+        xp.divide(m, tmp, out=tmp)
+        tmp *= self.lr / c1                                 # lr * m_hat / (sqrt(v_hat) + eps)
+        self.data[i] -= tmp

@@ -85,3 +85,35 @@ def test_default_architecture_matches_the_classic_gan():
     assert [p.shape for n, p in D.named_parameters() if n.endswith("weight")] == \
         [(784, 512), (512, 256), (256, 1)]
     assert G(rng.standard_normal((4, 100)).astype(np.float32)).shape == (4, 784)
+
+
+def test_joint_real_fake_batch_equals_two_passes():
+    """The trainer runs D once over [real; fake] (D has no BatchNorm); that must be the same
+    step as two separate passes, up to float64 rounding."""
+    from npgan.train import GANTrainer
+    real = np.random.default_rng(5).uniform(-1, 1, (8, CFG.image_dim))
+    joint, separate = (GANTrainer(CFG, seed=4, dtype=np.float64) for _ in range(2))
+    separate.joint_d_batch = False
+    assert joint.joint_d_batch
+    stats = [t.train_step(real) for t in (joint, separate)]
+    for k in stats[0]:
+        assert stats[0][k] == pytest.approx(stats[1][k], rel=1e-12)
+    for (name, a), (_, b) in zip(joint.state()[0].items(), separate.state()[0].items()):
+        assert np.allclose(a, b, rtol=1e-10, atol=1e-14), name
+
+
+def test_input_grad_only_gives_dx_and_leaves_weight_grads_alone():
+    from npgan.nn import input_grad_only
+    _, D, rng = nets(2)
+    x = rng.uniform(-1, 1, (5, CFG.image_dim))
+    dout = rng.standard_normal((5, 1))
+    D.zero_grad()
+    D(x)
+    dx_full = D.backward(dout)
+    D.zero_grad()
+    D(x)
+    with input_grad_only(D):
+        dx_only = D.backward(dout)
+    assert np.array_equal(dx_full, dx_only)
+    assert all(not p.grad.any() for p in D.parameters())
+    assert all(p.requires_grad for p in D.parameters())     # restored after the block

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from npgan.nn import Parameter
-from npgan.optim import SGD, Adam, RMSprop
+from npgan.optim import SGD, THREADS, Adam, RMSprop
 
 
 def param(values, grad):
@@ -112,3 +112,34 @@ def test_bad_hyperparameters_are_refused():
         SGD([], lr=0.1)
     with pytest.raises(ValueError, match="missing keys"):
         SGD(p).load_state_dict({})
+
+
+@pytest.mark.parametrize("make", [lambda ps: SGD(ps, momentum=0.9), lambda ps: RMSprop(ps, momentum=0.5),
+                                  lambda ps: Adam(ps)], ids=["sgd", "rmsprop", "adam"])
+def test_threaded_update_is_bit_identical_to_one_part(make):
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal(300_000).astype(np.float32)
+    results = []
+    for force_one_part in (False, True):
+        p = Parameter(w0.copy())
+        opt = make([p])
+        if force_one_part:
+            opt.parts = [slice(0, w0.size)]
+        for _ in range(3):
+            p.grad[...] = w0 * 0.5 + 0.1
+            opt.step()
+        results.append(p.data.copy())
+    assert len(make([Parameter(w0.copy())]).parts) == THREADS
+    assert np.array_equal(results[0], results[1])
+
+
+def test_parameters_become_views_of_one_buffer():
+    a, b = Parameter(np.ones((2, 3))), Parameter(np.zeros(4))
+    opt = SGD([a, b], lr=0.5)
+    assert opt.data.shape == (10,) and np.shares_memory(a.data, opt.data)
+    a.grad[...] = 1.0
+    opt.step()
+    assert np.all(a.data == 0.5) and np.all(b.data == 0)
+    assert SGD([b, a]).data is opt.data                   # same set: same buffers
+    with pytest.raises(ValueError, match="already packed with a different set"):
+        SGD([a])

@@ -6,8 +6,9 @@ from npgan.nn.batchnorm import BatchNorm1d
 from npgan.nn.dropout import Dropout
 from npgan.nn.embedding import Embedding
 from npgan.nn.linear import Linear
-from npgan.nn.module import Module, Parameter
+from npgan.nn.module import Module, Parameter, input_grad_only, pack_parameters
 from npgan.nn.sequential import Sequential
 
 __all__ = ["BatchNorm1d", "Dropout", "Embedding", "LeakyReLU", "Linear", "Module",
-           "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh"]
+           "Parameter", "ReLU", "Sequential", "Sigmoid", "Tanh", "input_grad_only",
+           "pack_parameters"]

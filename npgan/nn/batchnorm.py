@@ -71,8 +71,10 @@ class BatchNorm1d(Module):
         Forgetting the variance term (the last one) is the classic bug; the tests catch it.
         """
         x_hat, inv_std, training = self.pop_cache()
-        self.gamma.grad += (dout * x_hat).sum(axis=0)
-        self.beta.grad += dout.sum(axis=0)
+        if self.gamma.requires_grad:
+            self.gamma.grad += (dout * x_hat).sum(axis=0)
+        if self.beta.requires_grad:
+            self.beta.grad += dout.sum(axis=0)
         g = dout * self.gamma.data                      # dL/dx_hat, (N, D)
         if not training:
             return g * inv_std

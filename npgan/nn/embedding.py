@@ -39,7 +39,8 @@ class Embedding(Module):
         no gradient, so this returns None.
         """
         idx = self.pop_cache()
-        get_array_module(dout).add.at(self.weight.grad, idx, dout)
+        if self.weight.requires_grad:
+            get_array_module(dout).add.at(self.weight.grad, idx, dout)
         return None
 
     def extra_repr(self):

@@ -38,11 +38,13 @@ class Linear(Module):
             db = dout.sum(0)       (out,)       b is added to every row
             dx = dout @ W.T        (N, in)      each x[n, i] reaches every output j through W[i, j]
 
-        dW and db are added into ``.grad``; dx is returned.
+        dW and db are added into ``.grad`` (skipped for a parameter whose ``requires_grad`` is
+        False); dx is returned.
         """
         x = self.pop_cache()
-        self.weight.grad += x.T @ dout
-        if self.bias is not None:
+        if self.weight.requires_grad:
+            self.weight.grad += x.T @ dout
+        if self.bias is not None and self.bias.requires_grad:
             self.bias.grad += dout.sum(axis=0)
         return dout @ self.weight.data.T
 

@@ -10,18 +10,23 @@ accumulate (``p.grad += ...``), a discriminator's passes over real and fake batc
 up, and ``zero_grad()`` is the one place they are cleared.
 """
 
+from contextlib import contextmanager
+
 from npgan.backend import get_array_module
 
 
 class Parameter:
     """A trainable array ``data`` and the gradient ``grad`` of the loss with respect to it.
 
-    ``grad`` has the shape and dtype of ``data`` and starts at zero.
+    ``grad`` has the shape and dtype of ``data`` and starts at zero. With ``requires_grad``
+    False, layers skip this parameter's gradient in backward (see ``input_grad_only``).
     """
 
     def __init__(self, data):
         self.data = data
         self.grad = data * 0  # zeros of the same shape, dtype and array module
+        self.requires_grad = True
+        self.packed = None    # (data_buffer, grad_buffer) once pack_parameters has run
 
     @property
     def shape(self):
@@ -149,3 +154,58 @@ class Module:
             return f"{type(self).__name__}({self.extra_repr()})"
         lines = [f"  ({name}): " + repr(child).replace("\n", "\n  ") for name, child in kids]
         return f"{type(self).__name__}(\n" + "\n".join(lines) + "\n)"
+
+
+@contextmanager
+def input_grad_only(module):
+    """Within this block, ``module.backward`` returns dL/dx but computes no parameter gradients.
+
+    The G step needs D's dL/d(input) to reach G, but D's own weight gradients from that pass
+    would be thrown away; skipping them saves a third of D's backward matrix products.
+    """
+    params = module.parameters()
+    saved = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad = False
+    try:
+        yield module
+    finally:
+        for p, flag in zip(params, saved):
+            p.requires_grad = flag
+
+
+def pack_parameters(params):
+    """Move parameters into two contiguous 1-D buffers; return ``(data, grad)`` buffers.
+
+    Afterwards each ``p.data`` and ``p.grad`` is a view (same shape and values) into the
+    buffers, so an optimizer can update every parameter with a few whole-array operations
+    instead of a loop of small ones. Parameters already packed together (by another optimizer
+    over the same set) keep their buffers. All parameters must share one dtype.
+    """
+    params = list(params)
+    if params and params[0].packed is not None:
+        data, grad = params[0].packed
+        if all(p.packed is params[0].packed for p in params) and \
+                sum(p.data.size for p in params) == data.size and len(set(map(id, params))) == len(params):
+            return data, grad
+        raise ValueError("some of these parameters are already packed with a different set "
+                         "of parameters (by another optimizer); give each optimizer one "
+                         "whole model's parameters")
+    dtypes = {p.data.dtype for p in params}
+    if len(dtypes) != 1:
+        raise TypeError(f"cannot pack parameters of mixed dtypes {sorted(map(str, dtypes))}")
+    if len(set(map(id, params))) != len(params):
+        raise ValueError("the same Parameter appears twice in the list")
+    xp = get_array_module(params[0].data)
+    total = sum(p.data.size for p in params)
+    data, grad = xp.empty(total, dtype=dtypes.pop()), xp.zeros(total, dtype=params[0].data.dtype)
+    packed, offset = (data, grad), 0
+    for p in params:
+        n, shape = p.data.size, p.data.shape
+        data[offset:offset + n] = p.data.reshape(-1)
+        grad[offset:offset + n] = p.grad.reshape(-1)
+        p.data = data[offset:offset + n].reshape(shape)         # views, not copies
+        p.grad = grad[offset:offset + n].reshape(shape)
+        p.packed = packed
+        offset += n
+    return data, grad

@@ -1,0 +1,153 @@
+"""Time one GAN training step: npgan, PyTorch (CPU, eager) and the matrix-product floor.
+
+    python benchmarks/train_step.py [--batch-sizes 64 256] [--repeats 7] [--steps 30]
+
+All three do the same work for the default MNIST GAN (z 100; G 128-256-512-1024-784 with
+BatchNorm; D 784-512-256-1) in float32: a D step on a real and a fake batch, then a G step with
+the non-saturating loss through D, with Adam. Each is timed as `repeats` runs of `steps` steps,
+interleaved so that machine noise hits them alike; the medians are compared. The floor runs
+only the matrix products such a step needs and nothing else.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+
+from npgan.models import GANConfig
+from npgan.train import GANTrainer
+
+CFG = GANConfig()
+
+
+def npgan_stepper(batch):
+    trainer = GANTrainer(CFG, seed=0)
+    real = np.random.default_rng(0).uniform(-1, 1, (batch, CFG.image_dim)).astype(np.float32)
+    return lambda: trainer.train_step(real)
+
+
+def floor_stepper(batch):
+    """Only the matrix products: forward, weight gradients and input gradients that a step
+    needs (D sees real and fake as one 2B batch; the G step needs only dL/dx from D)."""
+    rng = np.random.default_rng(0)
+    g_sizes = (CFG.latent_dim,) + CFG.g_hidden + (CFG.image_dim,)
+    d_sizes = (CFG.image_dim,) + CFG.d_hidden + (1,)
+    gw = [rng.standard_normal((a, b)).astype(np.float32) for a, b in zip(g_sizes, g_sizes[1:])]
+    dw = [rng.standard_normal((a, b)).astype(np.float32) for a, b in zip(d_sizes, d_sizes[1:])]
+
+    def forward(ws, x):
+        acts = [x]
+        for w in ws:
+            acts.append(acts[-1] @ w)
+        return acts
+
+    def backward(ws, acts, weight_grads, input_grad):
+        d = np.ones_like(acts[-1])
+        for i in reversed(range(len(ws))):
+            if weight_grads:
+                acts[i].T @ d
+            if i > 0 or input_grad:
+                d = d @ ws[i].T
+        return d
+
+    z = rng.standard_normal((batch, CFG.latent_dim)).astype(np.float32)
+    real = rng.standard_normal((batch, CFG.image_dim)).astype(np.float32)
+
+    def step():
+        g_acts = forward(gw, z)
+        d_acts = forward(dw, np.concatenate([real, g_acts[-1]]))
+        backward(dw, d_acts, weight_grads=True, input_grad=False)            # D step
+        d_acts = forward(dw, g_acts[-1])
+        backward(dw, d_acts, weight_grads=False, input_grad=True)             # G step through D
+        backward(gw, g_acts, weight_grads=True, input_grad=False)
+    return step
+
+
+def torch_stepper(batch):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+
+    def block(n_in, n_out, normalize):
+        layers = [nn.Linear(n_in, n_out, bias=not normalize)]
+        if normalize:
+            layers.append(nn.BatchNorm1d(n_out, eps=CFG.bn_eps, momentum=CFG.bn_momentum))
+        return layers + [nn.LeakyReLU(CFG.slope)]
+
+    g_sizes = (CFG.latent_dim,) + CFG.g_hidden
+    g_layers = []
+    for i, (a, b) in enumerate(zip(g_sizes, g_sizes[1:])):
+        g_layers += block(a, b, i > 0)
+    G = nn.Sequential(*g_layers, nn.Linear(g_sizes[-1], CFG.image_dim), nn.Tanh())
+    d_sizes = (CFG.image_dim,) + CFG.d_hidden
+    d_layers = []
+    for a, b in zip(d_sizes, d_sizes[1:]):
+        d_layers += [nn.Linear(a, b), nn.LeakyReLU(CFG.slope)]
+    D = nn.Sequential(*d_layers, nn.Linear(d_sizes[-1], 1))
+    opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    loss = nn.BCEWithLogitsLoss()
+    real = torch.rand(batch, CFG.image_dim) * 2 - 1
+    ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
+
+    def step():
+        fake = G(torch.randn(batch, CFG.latent_dim))
+        opt_d.zero_grad()
+        d_loss = loss(D(real), ones) + loss(D(fake.detach()), zeros)
+        d_loss.backward()
+        opt_d.step()
+        opt_g.zero_grad()
+        g_loss = loss(D(fake), ones)
+        g_loss.backward()
+        opt_g.step()
+    return step
+
+
+def time_steps(step, steps):
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    return (time.perf_counter() - start) / steps
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
+    p.add_argument("--repeats", type=int, default=7, help="timed runs per contender (median taken)")
+    p.add_argument("--steps", type=int, default=30, help="steps per timed run")
+    args = p.parse_args()
+
+    contenders = {"npgan": npgan_stepper, "floor": floor_stepper}
+    try:
+        import torch
+        contenders["pytorch"] = torch_stepper
+        torch_note = f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads"
+    except ImportError:
+        torch_note = "PyTorch not installed (pip install 'npgan[bench]'): skipped"
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"NumPy {np.__version__}; {torch_note}")
+
+    for batch in args.batch_sizes:
+        steppers = {name: make(batch) for name, make in contenders.items()}
+        for step in steppers.values():                     # warm up: allocate, fault in pages
+            time_steps(step, 5)
+        times = {name: [] for name in steppers}
+        for _ in range(args.repeats):
+            for name, step in steppers.items():
+                times[name].append(time_steps(step, args.steps))
+        med = {name: statistics.median(t) for name, t in times.items()}
+        print(f"\nbatch {batch}: median of {args.repeats} runs x {args.steps} steps")
+        for name, t in med.items():
+            print(f"  {name:<8} {1000 * t:7.2f} ms/step  {1 / t:7.1f} steps/s")
+        if "pytorch" in med:
+            print(f"  npgan / PyTorch speed: {med['pytorch'] / med['npgan']:.2f}x "
+                  "(> 1: npgan is faster)")
+        print(f"  npgan time / floor time: {med['npgan'] / med['floor']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
