@@ -1,8 +1,11 @@
 """The command line shared by the demos: parse flags, build or resume a run, report clearly."""
 
 import argparse
+import math
 import os
 import sys
+
+import numpy as np
 
 from npgan.checkpoint import CheckpointError
 from npgan.data import DataError, scale_images
@@ -13,17 +16,24 @@ from npgan.train import OPTIMIZERS, GANTrainer
 DEFAULTS = {"batch_size": 64, "lr": 2e-4, "latent_dim": 100, "seed": 0, "optimizer": "adam"}
 
 
-def positive(kind):
+def number(kind, *, low=0, strict=True):
+    """An argparse type: ``kind(text)``, finite, and > low (>= low when not ``strict``)."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}") from None
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+        if not (value > low if strict else value >= low):
+            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low}, got {text}")
         return value
     parse.__name__ = kind.__name__
     return parse
+
+
+def positive(kind):
+    return number(kind, low=0)
 
 
 def build_parser(prog, dataset, default_epochs, description):
@@ -38,7 +48,7 @@ def build_parser(prog, dataset, default_epochs, description):
                    help=f"learning rate of both optimizers (default {DEFAULTS['lr']})")
     p.add_argument("--latent-dim", type=positive(int), default=None,
                    help=f"size of the noise vector z (default {DEFAULTS['latent_dim']})")
-    p.add_argument("--seed", type=int, default=None,
+    p.add_argument("--seed", type=number(int, strict=False), default=None,
                    help=f"seed of weights, noise and shuffling (default {DEFAULTS['seed']})")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
                    help="adam (lr, betas 0.5/0.999) or rmsprop (default adam)")
@@ -51,42 +61,67 @@ def build_parser(prog, dataset, default_epochs, description):
                    help="continue the run saved in this checkpoint.npz")
     p.add_argument("--data-dir", default=None,
                    help="read the four IDX files from this folder instead of the default")
+    p.add_argument("--conditional", action="store_true",
+                   help="train a conditional GAN: G and D also see the class label, and sample "
+                        "grids show one row per class")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
-def main(argv, *, dataset, load_images, default_epochs, description):
+def main(argv, *, dataset, load_images, default_epochs, description, class_names=None):
     """Run a demo. Returns the process exit code (0 ok, 1 diverged, 2 bad input, 130 Ctrl-C)."""
     parser = build_parser(f"python -m npgan.demos.{dataset}", dataset, default_epochs, description)
     args = parser.parse_args(argv)
-    out = args.out or (os.path.dirname(args.resume) if args.resume else os.path.join("runs", dataset))
+    out = args.out or ((os.path.dirname(args.resume) or ".") if args.resume
+                       else os.path.join("runs", dataset + ("_conditional" if args.conditional else "")))
     if os.path.exists(out) and not os.path.isdir(out):
         parser.error(f"--out {out} is a file, not a folder")
     try:
         if args.resume:
             trainer, history, info = load_run(args.resume)
-            check_resume_flags(parser, args, trainer, info)
+            check_resume_flags(parser, args, trainer, info, dataset)
         else:
             settings = {k: v if getattr(args, k) is None else getattr(args, k)
                         for k, v in DEFAULTS.items()}
-            trainer = GANTrainer(GANConfig(latent_dim=settings["latent_dim"]), lr=settings["lr"],
-                                 optimizer=settings["optimizer"], seed=settings["seed"])
+            cfg = GANConfig(latent_dim=settings["latent_dim"],
+                            num_classes=10 if args.conditional else 0)
+            trainer = GANTrainer(cfg, lr=settings["lr"], optimizer=settings["optimizer"],
+                                 seed=settings["seed"])
             history, info = None, {"dataset": dataset, "batch_size": settings["batch_size"],
                                    "model": trainer.cfg.to_dict(), **trainer.settings}
         info["epochs"] = args.epochs or info.get("epochs") or default_epochs
-        images, _ = load_images("train", args.data_dir)
-    except (CheckpointError, DataError, FileNotFoundError) as e:
+        images, labels = load_images("train", args.data_dir)
+    except (CheckpointError, DataError, OSError) as e:         # OSError: missing or unreadable
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    if info["batch_size"] > len(images):
+        print(f"error: a batch of {info['batch_size']} is larger than the {len(images)} training "
+              "images", file=sys.stderr)
         return 2
     run = Run(trainer, scale_images(images), out, batch_size=info["batch_size"],
               epochs=info["epochs"], max_steps=args.max_steps, checkpoint_every=args.checkpoint_every,
-              history=history, info=info, quiet=args.quiet, resumed_from=args.resume)
-    print(f"npgan: training a GAN on {dataset} for {run.total_steps} steps "
+              history=history, info=info, quiet=args.quiet, resumed_from=args.resume,
+              labels=labels.astype(np.int64), class_names=class_names)
+    if run.total_steps < trainer.step:
+        print(f"error: the checkpoint is at step {trainer.step}, past the step {run.total_steps} "
+              "where this run would stop (--max-steps and --epochs count every step of the run, "
+              "the resumed ones included)", file=sys.stderr)
+        return 2
+    try:
+        os.makedirs(out, exist_ok=True)
+    except OSError as e:
+        print(f"error: cannot create the output folder {out}: {e.strerror}", file=sys.stderr)
+        return 2
+    kind = "a conditional GAN" if trainer.conditional else "a GAN"
+    print(f"npgan: training {kind} on {dataset} for {run.total_steps} steps "
           f"({info['epochs']} epochs of {run.steps_per_epoch}); outputs in {os.path.abspath(out)}")
     try:
         seconds = run.train()
     except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:                                        # e.g. the disk is full
+        print(f"error: {e}. {run.last_good()}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"\ninterrupted at step {trainer.step}. {run.last_good()}", file=sys.stderr)
@@ -96,9 +131,26 @@ def main(argv, *, dataset, load_images, default_epochs, description):
     return 0
 
 
-def check_resume_flags(parser, args, trainer, info):
-    """A resumed run keeps its settings; a flag that contradicts them is an error."""
-    stored = {"batch_size": info.get("batch_size"), "lr": trainer.settings["lr"],
+def check_resume_flags(parser, args, trainer, info, dataset):
+    """A resumed run keeps its settings; a flag that contradicts them is an error.
+
+    ``info`` is the run information saved in the checkpoint; its batch size (and epochs,
+    when present) must be positive integers. A checkpoint written without one (by the
+    Python API, not a demo) needs ``--batch-size``, which then fills it in.
+    """
+    if info.get("dataset", dataset) != dataset:
+        parser.error(f"the checkpoint was trained on {info['dataset']}, not {dataset}")
+    if args.conditional and not trainer.conditional:
+        parser.error("--conditional given, but the checkpoint holds a plain GAN")
+    for name in ("batch_size", "epochs"):
+        value = info.get(name)
+        if value is not None and (type(value) is not int or value < 1):
+            raise CheckpointError(f"{args.resume}: its run {name} {value!r} is not a positive integer")
+    if info.get("batch_size") is None:
+        if args.batch_size is None:
+            parser.error("the checkpoint does not record its batch size; give --batch-size")
+        info["batch_size"] = args.batch_size
+    stored = {"batch_size": info["batch_size"], "lr": trainer.settings["lr"],
               "latent_dim": trainer.cfg.latent_dim, "seed": trainer.settings["seed"],
               "optimizer": trainer.settings["optimizer"]}
     for name, value in stored.items():

@@ -11,7 +11,8 @@ from npgan.demos.common import main
 
 DESCRIPTION = ("Train the classic fully connected GAN on MNIST with npgan's hand-written "
                "backprop. The defaults draw recognizable digits after about 8-10 minutes on "
-               "2 CPU cores. Writes sample grids, loss curves, history.csv and a checkpoint.")
+               "2 CPU cores. Writes sample grids, loss curves, history.csv and a checkpoint. "
+               "With --conditional, G draws the digit it is asked for (grids: one row per digit).")
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:], dataset="mnist", load_images=load_mnist, default_epochs=15,

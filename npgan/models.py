@@ -6,6 +6,10 @@ The default sizes are the classic MNIST GAN (Goodfellow et al. 2014, as in PyTor
        BatchNorm after every hidden Linear but the first, Tanh at the end (pixels in [-1, 1]).
     D: 784 -> 512 -> 256 -> 1, LeakyReLU(0.2), one logit (the sigmoid lives in the loss).
 
+The conditional GAN (Mirza and Osindero 2014, as in PyTorch-GAN's cgan.py) gives both networks
+the label too: each owns an Embedding(num_classes, embed_dim) whose output is joined to its
+input, so G's first layer takes latent_dim + 10 inputs and D's takes 784 + 10.
+
 Two deliberate differences from gan.py: its ``nn.BatchNorm1d(out, 0.8)`` sets eps = 0.8 by
 position; the intent (the same author's Keras version uses BatchNormalization(momentum=0.8))
 is Keras momentum 0.8, which is PyTorch-style momentum 0.2 with the usual eps = 1e-5. And a
@@ -17,7 +21,8 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 
-from npgan.nn import BatchNorm1d, LeakyReLU, Linear, Sequential, Tanh
+from npgan.backend import get_array_module
+from npgan.nn import BatchNorm1d, Embedding, LeakyReLU, Linear, Module, Sequential, Tanh
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,12 @@ class GANConfig:
     slope: float = 0.2                   # LeakyReLU negative slope
     bn_eps: float = 1e-5
     bn_momentum: float = 0.2
+    num_classes: int = 0                 # 0: a plain GAN; 10: a conditional GAN on 10 classes
+    embed_dim: int = 10                  # size of the label embedding (conditional only)
+
+    @property
+    def conditional(self):
+        return self.num_classes > 0
 
     def __post_init__(self):
         object.__setattr__(self, "g_hidden", tuple(int(h) for h in self.g_hidden))
@@ -81,3 +92,44 @@ def build_discriminator(cfg, *, rng, dtype=np.float32, in_dim=None):
         layers += [Linear(n_in, n_out, rng=rng, dtype=dtype), LeakyReLU(cfg.slope)]
     layers.append(Linear(sizes[-1], 1, rng=rng, dtype=dtype))
     return Sequential(*layers)
+
+
+class Conditional(Module):
+    """A network that sees its input joined with a learned embedding of a label.
+
+        h = [x, E[labels]]        x: (N, D), labels: (N,) ints -> h: (N, D + embed_dim)
+        y = net(h)
+
+    Backward splits dL/dh: the first D columns are dL/dx (returned); the rest flow into the
+    embedding, whose rows collect the gradient of every example with that label.
+    """
+
+    def __init__(self, net, num_classes, embed_dim, *, rng, dtype=np.float32):
+        super().__init__()
+        self.embed = Embedding(num_classes, embed_dim, rng=rng, dtype=dtype)
+        self.net = net
+
+    def forward(self, x, labels):
+        xp = get_array_module(x)
+        h = xp.concatenate([x, self.embed(labels)], axis=1)
+        self.cache = x.shape[1]
+        return self.net(h)
+
+    def backward(self, dout):
+        d = self.pop_cache()
+        dh = self.net.backward(dout)
+        self.embed.backward(dh[:, d:])
+        return dh[:, :d]
+
+
+def build_networks(cfg, *, rng, dtype=np.float32):
+    """Return (G, D) for ``cfg``: plain Sequentials, or Conditional wrappers around them."""
+    if not cfg.conditional:
+        return (build_generator(cfg, rng=rng, dtype=dtype),
+                build_discriminator(cfg, rng=rng, dtype=dtype))
+    k, e = cfg.num_classes, cfg.embed_dim
+    G = Conditional(build_generator(cfg, rng=rng, dtype=dtype, in_dim=cfg.latent_dim + e),
+                    k, e, rng=rng, dtype=dtype)
+    D = Conditional(build_discriminator(cfg, rng=rng, dtype=dtype, in_dim=cfg.image_dim + e),
+                    k, e, rng=rng, dtype=dtype)
+    return G, D

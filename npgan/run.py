@@ -21,8 +21,9 @@ import time
 import numpy as np
 from tqdm import tqdm
 
-from npgan.checkpoint import atomic_write, load_checkpoint, save_checkpoint
+from npgan.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
 from npgan.data import batches
+from npgan.models import GANConfig
 from npgan.plots import save_image_grid, save_loss_curves
 from npgan.train import HISTORY_KEYS, GANTrainer
 
@@ -30,40 +31,117 @@ N_FIXED = 64
 
 
 class TrainingDiverged(RuntimeError):
-    """A loss or weight became NaN or infinite; the last good checkpoint was left untouched."""
+    """A batch, loss or weight held NaN or infinite values; the last good checkpoint was left
+    untouched."""
 
 
 def fixed_noise(trainer, n=N_FIXED):
-    """The noise every sample grid of a run is drawn from, so grids are comparable."""
+    """The noise every sample grid of a run is drawn from, so grids are comparable.
+
+    Returns ``(z, labels, row_names)``. A plain GAN gets n noise vectors and no labels. A
+    conditional one gets a class grid: row k asks for class k, and column j uses the same
+    noise in every row, so a column shows one "style" drawn as every class.
+    """
     rng = np.random.default_rng([trainer.settings["seed"], 2])
-    return rng.standard_normal((n, trainer.cfg.latent_dim)).astype(trainer.dtype)
+    if not trainer.conditional:
+        return rng.standard_normal((n, trainer.cfg.latent_dim)).astype(trainer.dtype), None
+    k = trainer.cfg.num_classes
+    z = rng.standard_normal((k, trainer.cfg.latent_dim)).astype(trainer.dtype)
+    return np.tile(z, (k, 1)), np.repeat(np.arange(k), k)
 
 
 def load_run(path):
-    """Load ``checkpoint.npz``: returns ``(trainer, history, run_info)``."""
+    """Load ``checkpoint.npz``: returns ``(trainer, history, run_info)``.
+
+    Every problem is a CheckpointError that names the file and what is wrong, found before
+    any model is built (see ``check_run_state``) or by ``GANTrainer.from_state``.
+    """
     arrays, meta = load_checkpoint(path)
-    history = {k: list(arrays.pop(f"history.{k}", np.zeros(0))) for k in HISTORY_KEYS}
-    trainer = GANTrainer.from_state(arrays, meta)
+    try:
+        check_run_state(arrays, meta)
+        history = {k: list(arrays.pop(f"history.{k}")) for k in HISTORY_KEYS}
+        trainer = GANTrainer.from_state(arrays, meta)
+    except CheckpointError as e:
+        raise CheckpointError(f"{os.fspath(path)}: {e}") from e
     return trainer, history, meta.get("run", {})
+
+
+def check_run_state(arrays, meta):
+    """Check what ``GANTrainer.from_state`` takes on trust; raise CheckpointError.
+
+    The dtype, finite numeric arrays, a step count with one history entry per step, the
+    noise generator's state, and an architecture small enough to fit the arrays: a config
+    claiming huge layers is refused before they are allocated.
+    """
+    if meta.get("dtype") not in ("float32", "float64"):
+        raise CheckpointError(f"its dtype {meta.get('dtype')!r} is not float32 or float64")
+    try:
+        cfg = GANConfig.from_dict(meta["config"])
+        g = [int(w) for w in (cfg.latent_dim, *cfg.g_hidden, cfg.image_dim)]
+        d = [int(w) for w in (cfg.image_dim, *cfg.d_hidden, 1)]
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"its 'config' is missing or invalid ({e!r})") from e
+    weights = sum(a * b for w in (g, d) for a, b in zip(w, w[1:]))   # of every Linear
+    held = sum(v.size for v in arrays.values())
+    if weights > held:
+        raise CheckpointError(f"its config describes layers of {weights} weights, but the file "
+                              f"holds {held} numbers: the config does not fit the arrays")
+    odd = [f"{k} ({v.dtype})" for k, v in arrays.items() if v.dtype.kind not in "fiu"]
+    if odd:
+        raise CheckpointError(f"arrays that are not real numbers: {', '.join(odd)}")
+    bad = [k for k, v in arrays.items() if v.dtype.kind == "f" and not np.isfinite(v).all()]
+    if bad:
+        raise CheckpointError(f"NaN or infinite values in {', '.join(bad)}")
+    step = meta.get("step")
+    if type(step) is not int or step < 0:
+        raise CheckpointError(f"its step {step!r} is not a non-negative integer")
+    for k in HISTORY_KEYS:
+        h = arrays.get(f"history.{k}")
+        if h is None or h.shape != (step,):
+            got = "missing" if h is None else f"of shape {h.shape}"
+            raise CheckpointError(f"history.{k} is {got}; a run at step {step} has one "
+                                  f"value per step, shape ({step},)")
+    try:
+        np.random.default_rng().bit_generator.state = meta.get("noise_rng")
+    except (KeyError, TypeError, ValueError, OverflowError) as e:
+        raise CheckpointError(f"its 'noise_rng' is not a generator state ({e!r})") from e
+    if not isinstance(meta.get("run", {}), dict):
+        raise CheckpointError("its 'run' information is not a JSON object")
+
+
+def file_id(path):
+    """The inode number of ``path``, or None if there is no such file."""
+    try:
+        return os.stat(path).st_ino
+    except FileNotFoundError:
+        return None
 
 
 class Run:
     """One training run: a trainer, its data, its output folder, and its history."""
 
     def __init__(self, trainer, images, out_dir, *, batch_size, epochs, max_steps=None,
-                 checkpoint_every=None, history=None, info=None, quiet=False, resumed_from=None):
+                 checkpoint_every=None, history=None, info=None, quiet=False, resumed_from=None,
+                 labels=None, class_names=None):
         self.trainer, self.images, self.out_dir = trainer, images, out_dir
+        if trainer.conditional and labels is None:
+            raise ValueError("a conditional GAN needs the training labels")
+        self.labels = labels if trainer.conditional else None
+        self.class_names = class_names
         self.batch_size, self.epochs, self.max_steps = batch_size, epochs, max_steps
         self.checkpoint_every, self.quiet = checkpoint_every, quiet
         self.history = history or {k: [] for k in HISTORY_KEYS}
         self.info = info or {}
         self.steps_per_epoch = len(images) // batch_size
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"batch_size {batch_size} is larger than the {len(images)} images")
         total = epochs * self.steps_per_epoch
         self.total_steps = total if max_steps is None else min(total, max_steps)
         self.checkpoint_path = os.path.join(out_dir, "checkpoint.npz")
         # The last good checkpoint: the one resumed from, until this run writes its own.
         self.last_saved = (resumed_from, trainer.step) if resumed_from else None
-        self.z_fixed = fixed_noise(trainer)
+        self.saving = None                  # (step, old file id) while save_checkpoint runs
+        self.z_fixed, self.labels_fixed = fixed_noise(trainer)
 
     def train(self):
         """Train until ``total_steps``; write outputs. Raises TrainingDiverged on NaN/inf."""
@@ -78,27 +156,47 @@ class Run:
                 epoch, skip = divmod(t.step, spe)
                 bar.set_description(f"epoch {epoch + 1}/{self.epochs}")
                 epoch_rng = np.random.default_rng([t.settings["seed"], 1000 + epoch])
-                for i, real in enumerate(batches(self.images, self.batch_size, epoch_rng)):
+                for i, batch in enumerate(batches(self.images, self.batch_size, epoch_rng,
+                                                  labels=self.labels)):
                     if i < skip:
                         continue
                     if t.step >= self.total_steps:
                         break
-                    self.record(t.train_step(real))
+                    self.check_batch(batch[0] if self.labels is not None else batch)
+                    self.record(t.train_step(*batch) if self.labels is not None
+                                else t.train_step(batch))
                     bar.update(1)
                     if t.step % 25 == 0:
                         bar.set_postfix({k: f"{self.history[k][-1]:.3f}" for k in HISTORY_KEYS})
                     if self.checkpoint_every and t.step % self.checkpoint_every == 0:
                         self.save()
                 if t.step % spe == 0:                           # a whole epoch is done
-                    save_image_grid(t.sample(self.z_fixed), self.path(f"samples_epoch_{epoch + 1:03d}.png"),
-                                    title=f"epoch {epoch + 1}, step {t.step}")
+                    self.save_samples(f"samples_epoch_{epoch + 1:03d}.png",
+                                      f"epoch {epoch + 1}, step {t.step}")
                     self.save()
         finally:
             bar.close()
         self.save()
-        save_image_grid(t.sample(self.z_fixed), self.path("samples.png"), title=f"step {t.step}")
+        self.save_samples("samples.png", f"step {t.step}")
         save_loss_curves(self.history, self.path("losses.png"))
         return time.perf_counter() - start
+
+    def save_samples(self, name, title):
+        """A grid of G's images for the run's fixed noise (one row per class if conditional)."""
+        images = self.trainer.sample(self.z_fixed, self.labels_fixed)
+        if self.labels_fixed is None:
+            save_image_grid(images, self.path(name), title=title)
+        else:
+            k = self.trainer.cfg.num_classes
+            names = self.class_names or [str(c) for c in range(k)]
+            save_image_grid(images, self.path(name), nrow=k, row_labels=names, title=title)
+
+    def check_batch(self, real):
+        """Stop before a NaN or inf in the data reaches the weights (and numpy's warnings)."""
+        if not np.all(np.isfinite(real)):
+            raise TrainingDiverged(
+                f"the batch for step {self.trainer.step + 1} holds NaN or infinite values: the "
+                "training data is damaged. " + self.last_good())
 
     def record(self, stats):
         for k in HISTORY_KEYS:
@@ -110,6 +208,10 @@ class Run:
                 + self.last_good())
 
     def last_good(self):
+        if self.saving is not None:                     # interrupted inside save_checkpoint...
+            step, old_id = self.saving
+            if file_id(self.checkpoint_path) != old_id:  # ...after its rename: the new one is in
+                self.last_saved = (self.checkpoint_path, step)
         if self.last_saved is None:
             return "No checkpoint was written by this run."
         return "The last good checkpoint is {} (step {}).".format(*self.last_saved)
@@ -127,9 +229,13 @@ class Run:
         for k in HISTORY_KEYS:
             arrays[f"history.{k}"] = np.asarray(self.history[k], dtype=np.float64)
         meta["run"] = self.info
+        # Ctrl-C can land after save_checkpoint's rename but before it returns; last_good()
+        # then sees the new file by its new inode (the rename brings the temporary file's).
+        self.saving = (t.step, file_id(self.checkpoint_path))
         save_checkpoint(self.checkpoint_path, arrays, meta)
-        self.write_history_csv()
         self.last_saved = (self.checkpoint_path, t.step)
+        self.saving = None
+        self.write_history_csv()
 
     def write_history_csv(self):
         text = io.StringIO()

@@ -1,7 +1,11 @@
 """Draw images from a trained generator: ``python -m npgan.sample CKPT -n 64 -o grid.png``.
 
-Needs only the checkpoint, not the training data. ``-o FILE.png`` writes a grid;
-``-o FILE.npy`` writes the raw samples, shape (n, 28, 28), values in [0, 1].
+Needs only the checkpoint, not the training data.
+
+    -o FILE.png          a grid of images; -o FILE.npy: the raw samples, (n, 28, 28) in [0, 1]
+    --label K            (conditional checkpoints) draw class K only
+    (no --label)         a conditional checkpoint draws the class grid: one row per class
+    --interpolate        rows of images along straight lines between two noise vectors
 """
 
 import argparse
@@ -11,43 +15,116 @@ import sys
 import numpy as np
 
 from npgan.checkpoint import CheckpointError, atomic_write
+from npgan.data import FASHION_MNIST_CLASSES, MNIST_CLASSES
 from npgan.plots import save_image_grid
 from npgan.run import load_run
 
+CLASS_NAMES = {"mnist": MNIST_CLASSES, "fashion_mnist": FASHION_MNIST_CLASSES}
 
-def generate(trainer, n, seed):
-    """n images from G in eval mode, shape (n, 28, 28), values in [0, 1]."""
-    z = np.random.default_rng(seed).standard_normal((n, trainer.cfg.latent_dim))
-    images = trainer.sample(z.astype(trainer.dtype))
+
+def generate(trainer, z, labels=None):
+    """G's images for noise z (n, latent_dim) [and labels (n,)]: (n, side, side) in [0, 1]."""
+    images = trainer.sample(z.astype(trainer.dtype), labels)
     side = int(round(np.sqrt(trainer.cfg.image_dim)))
-    return ((images + 1) / 2).reshape(n, side, side)
+    return ((images + 1) / 2).reshape(len(z), side, side)
+
+
+def noise(trainer, n, rng):
+    return rng.standard_normal((n, trainer.cfg.latent_dim))
+
+
+def draw(trainer, n, label, rng):
+    """Return (images, rows) for a plain draw: n samples, of class ``label`` if given; for a
+    conditional checkpoint without a label, a class grid of ceil(n / classes) columns."""
+    if not trainer.conditional:
+        return generate(trainer, noise(trainer, n, rng)), None
+    if label is not None:
+        return generate(trainer, noise(trainer, n, rng), np.full(n, label)), None
+    k = trainer.cfg.num_classes
+    cols = -(-n // k)
+    z = np.tile(noise(trainer, cols, rng), (k, 1))          # column j: the same z in every row
+    return generate(trainer, z, np.repeat(np.arange(k), cols)), k
+
+
+def interpolate(trainer, steps, rows, label, rng):
+    """Rows of ``steps`` images along z(t) = (1 - t) z0 + t z1, t from 0 to 1.
+
+    A plain GAN: ``rows`` rows, each with its own pair (z0, z1). A conditional GAN: one row
+    per class (or only ``label``'s), all walking between the same z0 and z1.
+    """
+    t = np.linspace(0, 1, steps)[:, None]
+    if not trainer.conditional:
+        ends = [noise(trainer, 2, rng) for _ in range(rows)]
+        z = np.concatenate([(1 - t) * a + t * b for a, b in ends])
+        return generate(trainer, z), rows
+    a, b = noise(trainer, 2, rng)
+    classes = [label] if label is not None else list(range(trainer.cfg.num_classes))
+    z = np.tile((1 - t) * a + t * b, (len(classes), 1))
+    return generate(trainer, z, np.repeat(classes, steps)), len(classes)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m npgan.sample", description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                                epilog="\n".join(__doc__.split("\n")[4:]),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="a checkpoint.npz written by a demo")
-    p.add_argument("-n", type=int, default=64, help="number of samples")
+    p.add_argument("-n", type=int, default=None,
+                   help="number of samples (default 64; a conditional class grid: 10 per class)")
     p.add_argument("-o", "--output", default="samples.png",
-                   help="output file: .png for a grid, .npy for the raw (n, 28, 28) array in [0, 1]")
-    p.add_argument("--seed", type=int, default=0, help="seed of the noise")
+                   help="output file: .png for a grid, .npy for the raw array in [0, 1] "
+                        "(default samples.png)")
+    p.add_argument("--label", type=int, default=None, help="class to draw (conditional only)")
+    p.add_argument("--interpolate", action="store_true",
+                   help="walk in latent space between two noise vectors")
+    p.add_argument("--steps", type=int, default=10, help="images per interpolation row (default 10)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
     args = p.parse_args(argv)
-    if args.n < 1:
+    if args.n is not None and args.n < 1:
         p.error(f"-n must be at least 1, got {args.n}")
+    if args.steps < 2:
+        p.error(f"--steps must be at least 2, got {args.steps}")
     ext = os.path.splitext(args.output)[1].lower()
     if ext not in (".png", ".npy"):
         p.error(f"-o must end in .png or .npy, got {args.output!r}")
     try:
-        trainer, _, _ = load_run(args.checkpoint)
+        trainer, _, info = load_run(args.checkpoint)
     except (CheckpointError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    images = generate(trainer, args.n, args.seed)
-    if ext == ".npy":
-        atomic_write(args.output, lambda f: np.save(f, images.astype(np.float32)))
+    if round(np.sqrt(trainer.cfg.image_dim)) ** 2 != trainer.cfg.image_dim:
+        print(f"error: {args.checkpoint}: its images of {trainer.cfg.image_dim} pixels are not "
+              "square", file=sys.stderr)
+        return 2
+    if args.label is not None:
+        if not trainer.conditional:
+            p.error(f"--label: {args.checkpoint} holds a plain GAN, which cannot be asked for a "
+                    "class; train one with --conditional")
+        if not 0 <= args.label < trainer.cfg.num_classes:
+            p.error(f"--label must be a class from 0 to {trainer.cfg.num_classes - 1}, "
+                    f"got {args.label}")
+
+    rng = np.random.default_rng(args.seed)
+    if args.interpolate:
+        images, rows = interpolate(trainer, args.steps, args.n or 8, args.label, rng)
     else:
-        save_image_grid(images * 2 - 1, args.output, title=f"{args.n} samples, step {trainer.step}")
-    print(f"wrote {args.n} samples to {args.output}")
+        default = 10 * trainer.cfg.num_classes if trainer.conditional else 64
+        images, rows = draw(trainer, args.n or default, args.label, rng)
+    names = CLASS_NAMES.get(info.get("dataset"), None)
+    row_labels = None
+    if trainer.conditional and rows and names:
+        row_labels = [names[args.label]] if args.label is not None and rows == 1 else list(names)
+    what = f"class {args.label}" if args.label is not None else f"step {trainer.step}"
+    try:
+        if ext == ".npy":
+            atomic_write(args.output, lambda f: np.save(f, images.astype(np.float32)))
+        else:
+            ncol = len(images) // rows if rows else None
+            save_image_grid(images * 2 - 1, args.output, nrow=ncol, row_labels=row_labels,
+                            title=f"{len(images)} samples, {what}")
+    except OSError as e:                                     # e.g. its folder does not exist
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {len(images)} samples to {args.output}")
     return 0
 
 

@@ -7,14 +7,17 @@ A step (Goodfellow et al. 2014, with the non-saturating generator loss):
     G step:  L_G = BCE(D(fake), 1) = -mean log D(G(z))        update G only, through the new D
 
 The G step's gradient flows back through D into G; D's parameter gradients from that pass
-are never applied (only G's optimizer steps) and are cleared by D's next zero_grad().
+are never applied (only G's optimizer steps) and are not even computed (input_grad_only).
+
+A conditional GAN runs the same step with labels: G draws fakes for random labels, and D sees
+real images with their true labels and fakes with the labels they were generated for.
 """
 
 import numpy as np
 
 from npgan.checkpoint import CheckpointError, check_arrays
 from npgan.losses import bce_with_logits
-from npgan.models import GANConfig, build_discriminator, build_generator
+from npgan.models import GANConfig, build_networks
 from npgan.nn import BatchNorm1d, input_grad_only
 from npgan.optim import Adam, RMSprop
 
@@ -29,6 +32,11 @@ def make_optimizer(name, params, lr, betas):
     if name == "rmsprop":
         return RMSprop(params, lr=lr)
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def call(net, x, labels):
+    """net(x), or net(x, labels) for a conditional network (labels not None)."""
+    return net(x) if labels is None else net(x, labels)
 
 
 def mean_sigmoid(logits):
@@ -48,8 +56,8 @@ class GANTrainer:
         self.cfg, self.dtype = cfg, dtype
         self.settings = {"lr": lr, "betas": list(betas), "optimizer": optimizer, "seed": seed}
         init_rng = np.random.default_rng([seed, 0])
-        self.G = build_generator(cfg, rng=init_rng, dtype=dtype)
-        self.D = build_discriminator(cfg, rng=init_rng, dtype=dtype)
+        self.G, self.D = build_networks(cfg, rng=init_rng, dtype=dtype)
+        self.conditional = cfg.conditional
         self.opt_g = make_optimizer(optimizer, self.G.parameters(), lr, betas)
         self.opt_d = make_optimizer(optimizer, self.D.parameters(), lr, betas)
         self.noise_rng = np.random.default_rng([seed, 1])
@@ -57,40 +65,51 @@ class GANTrainer:
         # Without BatchNorm in D, D's output for an example does not depend on the rest of
         # the batch, so real and fake can go through D as one batch of 2B: half the layer
         # calls, larger matrix products. (With BatchNorm they must stay separate batches.)
-        self.joint_d_batch = not any(isinstance(m, BatchNorm1d) for m in self.D)
+        self.joint_d_batch = not any(isinstance(m, BatchNorm1d) for m in self.D.modules())
 
     def noise(self, n):
         """z: (n, latent_dim) standard normal, from the trainer's own generator."""
         return self.noise_rng.standard_normal((n, self.cfg.latent_dim), dtype=self.dtype)
 
-    def train_step(self, real):
-        """One D step and one G step on a batch of real images (B, image_dim) in [-1, 1].
+    def random_labels(self, n):
+        """n labels drawn uniformly from the classes, by the trainer's own generator."""
+        return self.noise_rng.integers(0, self.cfg.num_classes, n)
+
+    def train_step(self, real, labels=None):
+        """One D step and one G step on a batch of real images (B, image_dim) in [-1, 1]
+        (with their labels (B,), for a conditional GAN).
 
         Returns ``{"d_loss", "g_loss", "d_real", "d_fake"}`` as floats, where d_real and
         d_fake are the mean D(x) and D(G(z)) seen in the D step.
         """
-        G, D = self.G, self.D
-        fake = G(self.noise(real.shape[0]))                    # (B, image_dim)
+        if self.conditional != (labels is not None):
+            raise ValueError("a conditional GAN's train_step needs the batch's labels"
+                             if self.conditional else "a plain GAN's train_step takes no labels")
+        G, D, b = self.G, self.D, real.shape[0]
+        z = self.noise(b)
+        fake_labels = self.random_labels(b) if self.conditional else None
+        fake = call(G, z, fake_labels)                          # (B, image_dim)
 
         self.opt_d.zero_grad()
         if self.joint_d_batch:                                  # one pass over [real; fake]
-            b = real.shape[0]
-            logits = D(np.concatenate([real, fake]))            # (2B, 1)
+            both = None if labels is None else np.concatenate([labels, fake_labels])
+            logits = call(D, np.concatenate([real, fake]), both)    # (2B, 1)
             logits_real, logits_fake = logits[:b], logits[b:]
             loss_real, d_real = bce_with_logits(logits_real, 1.0)
             loss_fake, d_fake = bce_with_logits(logits_fake, 0.0)
             D.backward(np.concatenate([d_real, d_fake]))        # = the two passes' grads, summed
         else:
-            logits_real = D(real)
+            logits_real = call(D, real, labels)
             loss_real, dlogits = bce_with_logits(logits_real, 1.0)
             D.backward(dlogits)
-            logits_fake = D(fake)
+            logits_fake = call(D, fake, fake_labels)
             loss_fake, dlogits = bce_with_logits(logits_fake, 0.0)
             D.backward(dlogits)
         self.opt_d.step()
 
         self.opt_g.zero_grad()
-        loss_g, dlogits = bce_with_logits(D(fake), 1.0)        # non-saturating: fool the new D
+        logits = call(D, fake, fake_labels)                     # the updated D
+        loss_g, dlogits = bce_with_logits(logits, 1.0)          # non-saturating: fool D
         with input_grad_only(D):                                # D's weight grads would be discarded
             dfake = D.backward(dlogits)
         G.backward(dfake)
@@ -100,15 +119,22 @@ class GANTrainer:
         return {"d_loss": loss_real + loss_fake, "g_loss": loss_g,
                 "d_real": mean_sigmoid(logits_real), "d_fake": mean_sigmoid(logits_fake)}
 
-    def sample(self, z):
-        """Images G(z) in eval mode (BatchNorm's running statistics): (n, image_dim)."""
+    def sample(self, z, labels=None):
+        """Images G(z) (or G(z, labels)) in eval mode, using BatchNorm's running statistics.
+
+        z: (n, latent_dim); labels: (n,) ints, required for a conditional GAN and refused for a
+        plain one. Returns (n, image_dim) in [-1, 1]. Training mode is restored afterwards.
+        """
+        if self.conditional != (labels is not None):
+            raise ValueError("labels are required for a conditional GAN" if self.conditional
+                             else "a plain GAN takes no labels")
+        inputs = (z.astype(self.dtype, copy=False),) + (() if labels is None else (labels,))
         self.G.eval()
         try:
-            return self.G(z.astype(self.dtype, copy=False))
+            return self.G(*inputs)
         finally:
-            self.G.cache = None
-            for layer in self.G:
-                layer.cache = None
+            for m in self.G.modules():                          # sampling is not followed by backward
+                m.cache = None
             self.G.train()
 
     # -- checkpoint state: arrays for the weights, JSON-able meta for the rest -----------------
@@ -120,7 +146,7 @@ class GANTrainer:
         for prefix, obj in (("G.", self.G), ("D.", self.D), ("opt_g.", self.opt_g),
                             ("opt_d.", self.opt_d)):
             arrays.update({prefix + k: v for k, v in obj.state_dict().items()})
-        meta = {"kind": "gan", "config": self.cfg.to_dict(), "settings": self.settings,
+        meta = {"kind": "cgan" if self.conditional else "gan", "config": self.cfg.to_dict(), "settings": self.settings,
                 "dtype": np.dtype(self.dtype).name, "step": self.step,
                 "noise_rng": self.noise_rng.bit_generator.state}
         return arrays, meta
@@ -128,13 +154,16 @@ class GANTrainer:
     @classmethod
     def from_state(cls, arrays, meta):
         """Rebuild a trainer from ``state()``'s output; errors name what does not fit."""
-        if meta.get("kind") != "gan":
-            raise CheckpointError(f"checkpoint holds a {meta.get('kind')!r} model, not a 'gan'")
+        if meta.get("kind") not in ("gan", "cgan"):
+            raise CheckpointError(f"checkpoint holds a {meta.get('kind')!r} model, not an npgan "
+                                  "'gan' or 'cgan'")
         try:
             cfg = GANConfig.from_dict(meta["config"])
             trainer = cls(cfg, dtype=np.dtype(meta["dtype"]).type, **{
                 k: tuple(v) if k == "betas" else v for k, v in meta["settings"].items()})
             step = int(meta["step"])
+            if cfg.conditional != (meta["kind"] == "cgan"):
+                raise ValueError(f"kind {meta['kind']!r} contradicts num_classes={cfg.num_classes}")
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"checkpoint metadata is incomplete or invalid: {e!r}") from e
         own, _ = trainer.state()

@@ -59,8 +59,8 @@ class Module:
     def backward(self, dout):
         raise NotImplementedError
 
-    def __call__(self, x):
-        return self.forward(x)
+    def __call__(self, *inputs):
+        return self.forward(*inputs)
 
     def pop_cache(self):
         """Return what forward stored and clear it, so that a second backward is an error."""
@@ -87,6 +87,12 @@ class Module:
         for name, value in vars(self).items():
             if isinstance(value, Parameter):
                 yield name, value
+
+    def modules(self):
+        """Yield this module and every module inside it, depth first."""
+        yield self
+        for _, child in self.children():
+            yield from child.modules()
 
     def named_parameters(self, prefix=""):
         """Yield ``(dotted_name, Parameter)`` for this module and all sub-modules."""
