@@ -1,0 +1,154 @@
+"""Pictures of training: grids of generated images and loss curves, written as PNG files.
+
+Figures are built with ``matplotlib.figure.Figure`` directly, never with pyplot, so this
+module selects no backend, opens no windows, keeps no global figure state (safe in threads
+and notebooks), and leaves the user's matplotlib settings alone. Files are written through
+``checkpoint.atomic_write``: a crash never leaves half a PNG.
+"""
+import math
+import os
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from npgan.checkpoint import atomic_write
+
+_SCALE = 2                                       # screen pixels per image pixel
+_DPI = 100
+_PAD = 2                                         # pixels between tiles
+
+
+def _as_tiles(images):
+    """(n, h, w) stays; (n, s * s) becomes (n, s, s). Anything else is a ValueError."""
+    images = np.asarray(images)
+    if images.ndim == 2:
+        side = math.isqrt(images.shape[1])
+        if side * side != images.shape[1]:
+            raise ValueError(f"images of shape {images.shape}: flat images need a square "
+                             "number of pixels, like (n, 784) for 28 x 28")
+        images = images.reshape(len(images), side, side)
+    if images.ndim != 3 or images.shape[0] == 0:
+        raise ValueError(f"images must have shape (n, h, w) or (n, h * w) with n >= 1, "
+                         f"got {images.shape}")
+    return images
+
+
+def make_grid(images, nrow, pad=_PAD, pad_value=1.0):
+    """Tile images into one grey-scale picture with values in [0, 1].
+
+    images:    (n, h, w), or (n, d) with d = s * s (e.g. (n, 784) -> 28 x 28 tiles), values
+               in [-1, 1] as a Tanh generator makes them; mapped by (x + 1) / 2, clipped.
+    nrow:      images per row, i.e. the number of columns (as in torchvision's make_grid).
+    pad:       pixels between tiles and around the border, filled with ``pad_value``.
+    Returns (H, W) = (rows * (h + pad) + pad, cols * (w + pad) + pad), where
+    cols = min(nrow, n) and rows = ceil(n / cols). Image k sits at row k // cols, column
+    k % cols, top-left corner (pad + row * (h + pad), pad + col * (w + pad)); the unused
+    tiles of the last row are left at ``pad_value``.
+    """
+    images = _as_tiles(images)
+    if int(nrow) < 1 or int(pad) < 0:
+        raise ValueError(f"need nrow >= 1 and pad >= 0, got nrow={nrow}, pad={pad}")
+    n, h, w = images.shape
+    cols = min(int(nrow), n)
+    rows = -(-n // cols)                                         # ceil(n / cols)
+    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), pad_value, np.float64)
+    for k, img in enumerate(np.clip((images + 1.0) / 2.0, 0.0, 1.0)):
+        top, left = pad + (k // cols) * (h + pad), pad + (k % cols) * (w + pad)
+        grid[top:top + h, left:left + w] = img                   # (h, w)
+    return grid
+
+
+def _save_figure(fig, path):
+    """Write ``fig`` atomically; the format comes from the suffix of ``path`` (default PNG)."""
+    fmt = os.path.splitext(os.fspath(path))[1].lstrip(".").lower() or "png"
+
+    def write(f):
+        fig.savefig(f, format=fmt, bbox_inches="tight", pad_inches=0.05)
+    return atomic_write(path, write)
+
+
+def save_image_grid(images, path, *, nrow=None, row_labels=None, title=None):
+    """Draw images as a grey grid with small white gaps and no ticks, and save it to ``path``.
+
+    images:     (n, 28, 28) or (n, 784), values in [-1, 1] (see ``make_grid``).
+    nrow:       images per row; default ceil(sqrt(n)), a square-ish grid.
+    row_labels: optional list of strings, one per row, drawn at the left of each row
+                (e.g. Fashion-MNIST class names for a 10 x 10 class-conditional grid).
+    title:      optional title drawn above the grid.
+    Returns ``path``.
+    """
+    images = _as_tiles(images)                                   # (n, h, w)
+    n, side = len(images), images.shape[1]
+    nrow = math.ceil(math.sqrt(n)) if nrow is None else nrow
+    grid = make_grid(images, nrow)                               # (H, W)
+    rows = -(-n // min(nrow, n))
+    if row_labels is not None and len(row_labels) != rows:
+        raise ValueError(f"got {len(row_labels)} row_labels for a grid of {rows} rows")
+
+    height, width = grid.shape
+    fig = Figure(figsize=(width * _SCALE / _DPI, height * _SCALE / _DPI), dpi=_DPI)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if row_labels is not None:                                   # labels at row centres
+        ax.set_yticks([_PAD + r * (side + _PAD) + (side - 1) / 2 for r in range(rows)])
+        ax.set_yticklabels([str(label) for label in row_labels])
+        ax.tick_params(axis="y", length=0)
+    ax.set_frame_on(False)
+    if title is not None:
+        ax.set_title(title)
+    return _save_figure(fig, path)
+
+
+def _moving_average(y, window):
+    """Trailing mean over ``window`` steps.   y: (n,) -> (n - window + 1,)."""
+    return np.convolve(y, np.ones(window) / window, mode="valid")
+
+
+def save_loss_curves(history, path, *, title="GAN training"):
+    """Plot losses and discriminator outputs per training step, and save them to ``path``.
+
+    history: dict of equal-length (n,) lists or arrays, n >= 1, one value per step:
+             ``d_loss``, ``g_loss``, ``d_real`` = mean D(x), ``d_fake`` = mean D(G(z)).
+             Other keys are ignored.
+    Top panel: D and G losses; bottom panel: D(x) and D(G(z)) with a dashed line at 0.5,
+    where a D that cannot tell real from fake sits. Each series is drawn raw (thin,
+    translucent) and as a moving average over max(1, n // 100) steps.
+    Returns ``path``.
+    """
+    keys = ("d_loss", "g_loss", "d_real", "d_fake")
+    missing = [k for k in keys if k not in history]
+    if missing:
+        raise ValueError(f"history lacks {', '.join(missing)}; it needs keys {keys}")
+    series = {k: np.asarray(history[k], dtype=np.float64).reshape(-1) for k in keys}
+    lengths = {k: len(v) for k, v in series.items()}
+    if len(set(lengths.values())) != 1:
+        raise ValueError(f"history series must have equal lengths, got {lengths}")
+    n = lengths["d_loss"]
+    if n == 0:
+        raise ValueError("history is empty: there is nothing to plot before the first step")
+
+    window = max(1, n // 100)
+    steps = np.arange(n)
+    fig = Figure(figsize=(8, 6), dpi=_DPI, layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    panels = [(top, [("d_loss", "D loss"), ("g_loss", "G loss")]),
+              (bottom, [("d_real", "D(x)"), ("d_fake", "D(G(z))")])]
+    colors = iter(["C0", "C1", "C2", "C3"])
+    for ax, lines in panels:
+        for key, label in lines:
+            color = next(colors)
+            ax.plot(steps, series[key], color=color, lw=0.6, alpha=0.3)
+            ax.plot(steps[window - 1:], _moving_average(series[key], window), color=color,
+                    lw=1.5, label=label, marker="o" if n == 1 else None)
+        ax.grid(alpha=0.3)
+    bottom.axhline(0.5, color="grey", ls="--", lw=1, label="0.5")
+    top.set_ylabel("loss")
+    bottom.set_ylabel("mean D output")
+    bottom.set_ylim(-0.05, 1.05)                                 # D outputs probabilities
+    bottom.set_xlabel("training step")
+    top.legend(loc="upper right")
+    bottom.legend(loc="upper right")
+    fig.suptitle(f"{title} (thick: moving average over {window} step{'s' * (window > 1)})")
+    return _save_figure(fig, path)
