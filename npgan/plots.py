@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from npgan.checkpoint import atomic_write
 
@@ -148,6 +149,7 @@ def save_loss_curves(history, path, *, title="GAN training"):
     bottom.set_ylabel("mean D output")
     bottom.set_ylim(-0.05, 1.05)                                 # D outputs probabilities
     bottom.set_xlabel("training step")
+    bottom.xaxis.set_major_locator(MaxNLocator(integer=True))    # steps are whole numbers
     top.legend(loc="upper right")
     bottom.legend(loc="upper right")
     fig.suptitle(f"{title} (thick: moving average over {window} step{'s' * (window > 1)})")

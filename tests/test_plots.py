@@ -1,72 +1,144 @@
-"""Sample grids and loss curves: layout checked numerically, files checked as real PNGs."""
-
-from pathlib import Path
+"""Tests for npgan.plots: grid layout checked pixel by pixel, and the PNG files it writes."""
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure
 from matplotlib.image import imread
 
 from npgan.plots import make_grid, save_image_grid, save_loss_curves
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+           "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
 
-def constant_tiles(n, h=3, w=4):
-    """Tile k is filled with the value that maps to k / n in [0, 1]."""
-    return np.stack([np.full((h, w), 2 * k / n - 1) for k in range(n)])
+def constant_tiles(n, h=4, w=5):
+    """Tile k is filled with 2k/n - 1, so make_grid maps it to k / n."""
+    return np.stack([np.full((h, w), 2 * k / n - 1) for k in range(n)])     # (n, h, w)
 
 
-def test_make_grid_puts_tile_k_at_row_k_div_cols_and_column_k_mod_cols():
-    n, h, w, pad = 7, 3, 4, 2
-    grid = make_grid(constant_tiles(n, h, w), nrow=3, pad=pad, pad_value=-1.0)
-    assert grid.shape == (3 * (h + pad) + pad, 3 * (w + pad) + pad)
-    for k in range(n):
-        top, left = pad + (k // 3) * (h + pad), pad + (k % 3) * (w + pad)
-        assert np.allclose(grid[top:top + h, left:left + w], k / n)
-    assert np.all(grid[pad + 2 * (h + pad):, pad + (w + pad):] == -1.0)   # unused tiles: padding
-    assert np.all(grid[:pad] == -1.0)
+def assert_png(path):
+    with open(path, "rb") as f:
+        assert f.read(8) == PNG_SIGNATURE
+    assert os.listdir(os.path.dirname(path)) == [os.path.basename(path)]   # no temp files
+    return imread(path)                                                     # (H, W, 4)
 
 
-def test_make_grid_accepts_flat_images_and_clips():
-    flat = np.full((4, 16), 3.0)
-    grid = make_grid(flat, nrow=2, pad=0)
-    assert grid.shape == (8, 8) and grid.max() == 1.0
+def test_make_grid_places_each_tile():
+    n, h, w, pad, cols = 7, 4, 5, 2, 3
+    grid = make_grid(constant_tiles(n, h, w), nrow=cols, pad=pad, pad_value=0.25)
+    assert grid.shape == (3 * (h + pad) + pad, cols * (w + pad) + pad)
+    covered = np.zeros(grid.shape, bool)
+    for k in range(9):                                   # 7 images, then 2 blank tiles
+        top, left = pad + (k // cols) * (h + pad), pad + (k % cols) * (w + pad)
+        np.testing.assert_allclose(grid[top:top + h, left:left + w], k / n if k < n else 0.25)
+        covered[top:top + h, left:left + w] = True
+    np.testing.assert_array_equal(grid[~covered], 0.25)                   # gaps are padding
 
 
-@pytest.mark.parametrize("bad", [np.zeros((3, 15)), np.zeros((0, 4, 4)), np.zeros(10)])
-def test_make_grid_rejects_bad_shapes(bad):
-    with pytest.raises(ValueError, match="shape"):
-        make_grid(bad, nrow=2)
-
-
-def test_save_image_grid_writes_a_png_with_the_grid_aspect(tmp_path):
-    path = save_image_grid(constant_tiles(12, 28, 28), tmp_path / "g.png", nrow=6)
-    assert Path(path).read_bytes()[:8] == PNG_SIGNATURE
-    height, width = imread(path).shape[:2]
-    assert width > 2 * height * 0.8                      # 6 columns by 2 rows
-
-
-def test_save_image_grid_with_row_labels(tmp_path):
-    names = ["T-shirt/top", "Trouser"]
-    path = save_image_grid(constant_tiles(20, 28, 28), tmp_path / "c.png", nrow=10,
-                           row_labels=names, title="classes")
-    assert Path(path).read_bytes()[:8] == PNG_SIGNATURE
-    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
-
-
-def test_save_loss_curves(tmp_path):
+def test_make_grid_flat_images_and_clipping():
     rng = np.random.default_rng(0)
-    history = {"d_loss": 1.3 + 0.1 * rng.standard_normal(500), "g_loss": 0.9 + rng.random(500),
-               "d_real": rng.uniform(0.4, 0.7, 500), "d_fake": rng.uniform(0.3, 0.6, 500)}
-    path = save_loss_curves(history, tmp_path / "losses.png")
-    assert Path(path).read_bytes()[:8] == PNG_SIGNATURE
-    one_step = {k: v[:1] for k, v in history.items()}
-    assert save_loss_curves(one_step, tmp_path / "one.png")
+    images = 3 * rng.standard_normal((5, 28, 28))                         # beyond [-1, 1]
+    grid = make_grid(images, nrow=2)
+    np.testing.assert_array_equal(grid, make_grid(images.reshape(5, 784), nrow=2))
+    assert grid.min() == 0.0 and grid.max() == 1.0
+    assert make_grid(images, nrow=10).shape == (28 + 4, 5 * 30 + 2)      # cols = min(nrow, n)
 
 
-def test_save_loss_curves_rejects_empty_or_ragged_history(tmp_path):
-    empty = {k: [] for k in ("d_loss", "g_loss", "d_real", "d_fake")}
-    with pytest.raises(ValueError, match="empty"):
-        save_loss_curves(empty, tmp_path / "x.png")
+@pytest.mark.parametrize("shape", [(28, 28, 1, 1), (784,), (3, 783), (0, 28, 28)])
+def test_make_grid_rejects_bad_shapes(shape):
+    with pytest.raises(ValueError, match=r"images .*shape"):
+        make_grid(np.zeros(shape), nrow=2)
+
+
+def test_make_grid_rejects_bad_nrow():
+    with pytest.raises(ValueError, match="nrow >= 1"):
+        make_grid(np.zeros((4, 28, 28)), nrow=0)
+
+
+def test_save_image_grid_png_has_the_grid_aspect(tmp_path):
+    path = str(tmp_path / "samples.png")
+    assert save_image_grid(np.zeros((12, 784)), path, nrow=4) == path
+    height, width, _ = assert_png(path).shape
+    # 3 rows x 4 columns of 28 x 28 tiles with 2-pixel gaps: 92 x 122 grid pixels
+    assert abs(height / width - 92 / 122) < 0.02
+
+
+def test_save_image_grid_default_is_square_ish(tmp_path):
+    path = str(tmp_path / "g.png")
+    save_image_grid(np.zeros((10, 28, 28)), path)           # 4 columns, 3 rows
+    height, width, _ = assert_png(path).shape
+    assert abs(height / width - 92 / 122) < 0.02
+
+
+def test_save_image_grid_with_row_labels_and_title(tmp_path):
+    rng = np.random.default_rng(0)
+    images = np.tanh(rng.standard_normal((100, 28, 28)))
+    plain, labelled = str(tmp_path / "plain.png"), str(tmp_path / "labelled.png")
+    save_image_grid(images, plain, nrow=10)
+    save_image_grid(images, labelled, nrow=10, row_labels=CLASSES, title="class-conditional")
+    (h0, w0, _), (h1, w1, _) = imread(plain).shape, imread(labelled).shape
+    assert w1 > w0 + 30 and h1 > h0 + 10                # room for the labels and the title
+
+
+def test_save_image_grid_wrong_number_of_labels(tmp_path):
+    with pytest.raises(ValueError, match="got 9 row_labels for a grid of 10 rows"):
+        save_image_grid(np.zeros((100, 784)), tmp_path / "g.png", nrow=10,
+                        row_labels=CLASSES[:9])
+    assert os.listdir(tmp_path) == []
+
+
+def test_crash_while_saving_keeps_previous_png(tmp_path, monkeypatch):
+    path = tmp_path / "g.png"
+    save_image_grid(np.zeros((4, 784)), path)
+    before = path.read_bytes()
+
+    def crash(self, f, **kwargs):
+        f.write(PNG_SIGNATURE + b"half")
+        raise RuntimeError("killed")
+    monkeypatch.setattr(Figure, "savefig", crash)
+    with pytest.raises(RuntimeError, match="killed"):
+        save_image_grid(np.ones((4, 784)), path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["g.png"]
+
+
+def synthetic_history(n, seed=0):
+    rng = np.random.default_rng(seed)
+    steps = np.arange(n)
+    return {"d_loss": list(1.3 - 0.2 * np.tanh(steps / 100) + 0.2 * rng.standard_normal(n)),
+            "g_loss": 0.7 + 0.3 * rng.standard_normal(n),
+            "d_real": np.clip(0.6 + 0.1 * rng.standard_normal(n), 0, 1),
+            "d_fake": np.clip(0.4 + 0.1 * rng.standard_normal(n), 0, 1)}
+
+
+@pytest.mark.parametrize("n", [500, 1])
+def test_save_loss_curves(tmp_path, n):
+    path = str(tmp_path / "losses.png")
+    assert save_loss_curves(synthetic_history(n), path) == path
+    height, width, _ = assert_png(path).shape
+    assert height > 300 and width > 400
+
+
+def test_save_loss_curves_empty_history(tmp_path):
+    with pytest.raises(ValueError, match="history is empty"):
+        save_loss_curves({k: [] for k in ("d_loss", "g_loss", "d_real", "d_fake")},
+                         tmp_path / "l.png")
+
+
+def test_save_loss_curves_bad_history(tmp_path):
+    history = synthetic_history(10)
+    with pytest.raises(ValueError, match="history lacks d_fake"):
+        save_loss_curves({k: v for k, v in history.items() if k != "d_fake"}, tmp_path / "l.png")
+    history["g_loss"] = history["g_loss"][:9]
     with pytest.raises(ValueError, match="equal lengths"):
-        save_loss_curves({**empty, "d_loss": [1.0]}, tmp_path / "x.png")
+        save_loss_curves(history, tmp_path / "l.png")
+
+
+def test_import_selects_no_backend_and_no_pyplot():
+    code = "import sys, npgan.plots; assert 'matplotlib.pyplot' not in sys.modules"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
