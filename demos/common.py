@@ -69,7 +69,8 @@ def build_parser(prog, dataset, default_epochs, description):
 
 
 def main(argv, *, dataset, load_images, default_epochs, description, class_names=None):
-    """Run a demo. Returns the process exit code (0 ok, 1 diverged, 2 bad input, 130 Ctrl-C)."""
+    """Run a demo. Returns the process exit code: 0 ok, 1 diverged or could not write,
+    2 bad input (flags, data or checkpoint; nothing is written), 130 Ctrl-C."""
     parser = build_parser(f"python -m npgan.demos.{dataset}", dataset, default_epochs, description)
     args = parser.parse_args(argv)
     out = args.out or ((os.path.dirname(args.resume) or ".") if args.resume
@@ -134,18 +135,14 @@ def main(argv, *, dataset, load_images, default_epochs, description, class_names
 def check_resume_flags(parser, args, trainer, info, dataset):
     """A resumed run keeps its settings; a flag that contradicts them is an error.
 
-    ``info`` is the run information saved in the checkpoint; its batch size (and epochs,
-    when present) must be positive integers. A checkpoint written without one (by the
-    Python API, not a demo) needs ``--batch-size``, which then fills it in.
+    ``info`` is the run information saved in the checkpoint (checked by ``load_run``). A
+    checkpoint written without a batch size (by the Python API, not a demo) needs
+    ``--batch-size``, which then fills it in.
     """
     if info.get("dataset", dataset) != dataset:
         parser.error(f"the checkpoint was trained on {info['dataset']}, not {dataset}")
     if args.conditional and not trainer.conditional:
         parser.error("--conditional given, but the checkpoint holds a plain GAN")
-    for name in ("batch_size", "epochs"):
-        value = info.get(name)
-        if value is not None and (type(value) is not int or value < 1):
-            raise CheckpointError(f"{args.resume}: its run {name} {value!r} is not a positive integer")
     if info.get("batch_size") is None:
         if args.batch_size is None:
             parser.error("the checkpoint does not record its batch size; give --batch-size")

@@ -105,8 +105,14 @@ def check_run_state(arrays, meta):
         np.random.default_rng().bit_generator.state = meta.get("noise_rng")
     except (KeyError, TypeError, ValueError, OverflowError) as e:
         raise CheckpointError(f"its 'noise_rng' is not a generator state ({e!r})") from e
-    if not isinstance(meta.get("run", {}), dict):
+    run = meta.get("run", {})                     # what a demo saved: dataset, batch size, ...
+    if not isinstance(run, dict):
         raise CheckpointError("its 'run' information is not a JSON object")
+    bad = [f"{k}={run[k]!r}" for k in ("batch_size", "epochs")
+           if k in run and (type(run[k]) is not int or run[k] < 1)]
+    bad += [f"dataset={run['dataset']!r}"] if not isinstance(run.get("dataset", ""), str) else []
+    if bad:
+        raise CheckpointError(f"its run information has invalid values: {', '.join(bad)}")
 
 
 def file_id(path):

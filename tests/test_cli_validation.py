@@ -1,0 +1,114 @@
+"""The command lines reject invalid values with a clear message, exit code 2, no traceback,
+and nothing written. Each case runs the demo's (or npgan.sample's) main in this process,
+where any uncaught exception would fail the test; a few run as ``python -m`` to see exactly
+what a user sees. (There is no --backend flag yet, so no test of an unknown backend.)"""
+
+import numpy as np
+import pytest
+
+from npgan.checkpoint import save_checkpoint
+from npgan.models import GANConfig
+from npgan.run import Run
+from npgan.train import HISTORY_KEYS, GANTrainer
+from small_runs import (INFO, SMALL, demo, run_cli, sample, skip_plots, small_images,
+                        write_data_dir)
+
+DEMO_CASES = {   # name: (flags, what the message must say)
+    "negative epochs": (["--epochs", "-1"], "argument --epochs: must be > 0, got -1"),
+    "zero epochs": (["--epochs", "0"], "argument --epochs: must be > 0, got 0"),
+    "epochs not a number": (["--epochs", "two"], "argument --epochs: 'two' is not a valid int"),
+    "batch size 0": (["--batch-size", "0"], "argument --batch-size: must be > 0, got 0"),
+    "learning rate 0": (["--lr", "0"], "argument --lr: must be > 0, got 0"),
+    "negative learning rate": (["--lr", "-0.001"], "argument --lr: must be > 0, got -0.001"),
+    "learning rate nan": (["--lr", "nan"], "argument --lr: must be a finite number, got nan"),
+    "learning rate inf": (["--lr", "inf"], "argument --lr: must be a finite number, got inf"),
+    "latent dim 0": (["--latent-dim", "0"], "argument --latent-dim: must be > 0, got 0"),
+    "negative seed": (["--seed", "-1"], "argument --seed: must be >= 0, got -1"),
+    "unknown optimizer": (["--optimizer", "sgd"], "argument --optimizer: invalid choice: 'sgd'"),
+    "max steps 0": (["--max-steps", "0"], "argument --max-steps: must be > 0, got 0"),
+    "checkpoint every 0": (["--checkpoint-every", "0"],
+                           "argument --checkpoint-every: must be > 0, got 0"),
+    "output is a file": (["--out", "afile"], "--out afile is a file, not a folder"),
+    "output inside a file": (["--out", "afile/run"],
+                             "error: cannot create the output folder afile/run: Not a directory"),
+    "batch larger than the data": (["--batch-size", "97"],
+                                   "error: a batch of 97 is larger than the 96 training images"),
+    "missing data folder": (["--data-dir", "nowhere"],
+                            "error: nowhere/train-images-idx3-ubyte.gz: no such file"),
+    "missing checkpoint": (["--resume", "nothing.npz"], "error: checkpoint nothing.npz does not exist"),
+    "checkpoint is a folder": (["--resume", "."], "error: cannot read checkpoint .: Is a directory"),
+}
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """An empty working directory holding a file named afile and a data/ folder of 96 images."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "afile").write_text("x")
+    write_data_dir(tmp_path / "data")
+    return tmp_path
+
+
+@pytest.mark.parametrize("case", DEMO_CASES)
+def test_demo_rejects(workdir, capsys, case):
+    flags, message = DEMO_CASES[case]
+    code, _, err = demo(capsys, "--data-dir", "data", "--quiet", *flags)    # the last --x wins
+    assert code == 2
+    assert message in err
+    assert sorted(p.name for p in workdir.iterdir()) == ["afile", "data"]   # nothing written
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    with pytest.MonkeyPatch.context() as mp:
+        skip_plots(mp)
+        Run(GANTrainer(SMALL, seed=1), small_images(64), str(out), batch_size=32, epochs=1,
+            quiet=True, info=INFO).train()
+    return out / "checkpoint.npz"
+
+
+@pytest.fixture(scope="module")
+def not_square(tmp_path_factory):
+    """A checkpoint whose images have 50 pixels: nothing to draw a square grid of. (A Run
+    cannot write one, since it draws grids; it is saved from the trainer's state.)"""
+    cfg = GANConfig(latent_dim=4, g_hidden=(8, 8), d_hidden=(8,), image_dim=50)
+    arrays, meta = GANTrainer(cfg).state()
+    arrays.update({f"history.{k}": np.zeros(0) for k in HISTORY_KEYS})
+    path = tmp_path_factory.mktemp("not-square") / "checkpoint.npz"
+    save_checkpoint(path, arrays, meta)
+    return path
+
+
+SAMPLE_CASES = {   # name: (arguments, what the message must say); CKPT is a good checkpoint
+    "zero samples": (["CKPT", "-n", "0"], "-n must be at least 1, got 0"),
+    "negative samples": (["CKPT", "-n", "-3"], "-n must be at least 1, got -3"),
+    "samples not a number": (["CKPT", "-n", "many"], "argument -n: invalid int value: 'many'"),
+    "bad extension": (["CKPT", "-o", "grid.jpg"], "-o must end in .png or .npy, got 'grid.jpg'"),
+    "missing checkpoint": (["nothing.npz"], "error: checkpoint nothing.npz does not exist"),
+    "checkpoint is a folder": (["."], "error: cannot read checkpoint .: Is a directory"),
+    "missing output folder": (["CKPT", "-o", "nowhere/grid.png"],
+                              "error: cannot write nowhere/grid.png: folder "),
+    "images not square": (["SQUARE"], "its images of 50 pixels are not square"),
+}
+
+
+@pytest.mark.parametrize("case", SAMPLE_CASES)
+def test_sample_rejects(workdir, capsys, checkpoint, not_square, case):
+    args, message = SAMPLE_CASES[case]
+    args = [{"CKPT": checkpoint, "SQUARE": not_square}.get(a, a) for a in args]
+    code, _, err = sample(capsys, *args)
+    assert code == 2
+    assert message in err
+    assert sorted(p.name for p in workdir.iterdir()) == ["afile", "data"]   # nothing written
+
+
+def test_from_the_command_line_no_traceback(workdir):
+    for command, message in [
+            (["npgan.demos.mnist", "--data-dir", "data", "--batch-size", "97"],
+             "error: a batch of 97 is larger than the 96 training images"),
+            (["npgan.sample", "nothing.npz", "-o", "nowhere/grid.png"],
+             "error: checkpoint nothing.npz does not exist")]:
+        result = run_cli(*command, cwd=workdir)
+        assert result.returncode == 2, result.stderr
+        assert message in result.stderr and "Traceback" not in result.stderr
