@@ -38,7 +38,7 @@ class TrainingDiverged(RuntimeError):
 def fixed_noise(trainer, n=N_FIXED):
     """The noise every sample grid of a run is drawn from, so grids are comparable.
 
-    Returns ``(z, labels, row_names)``. A plain GAN gets n noise vectors and no labels. A
+    Returns ``(z, labels)``. A plain GAN gets n noise vectors and labels None. A
     conditional one gets a class grid: row k asks for class k, and column j uses the same
     noise in every row, so a column shows one "style" drawn as every class.
     """
