@@ -1,42 +1,51 @@
 """Time one GAN training step: npgan, PyTorch (CPU, eager) and the matrix-product floor.
 
     python benchmarks/train_step.py [--batch-sizes 64 256] [--repeats 7] [--steps 30]
+                                    [--backend numpy|cupy]
 
 All three do the same work for the default MNIST GAN (z 100; G 128-256-512-1024-784 with
 BatchNorm; D 784-512-256-1) in float32: a D step on a real and a fake batch, then a G step with
 the non-saturating loss through D, with Adam. Each is timed as `repeats` runs of `steps` steps,
 interleaved so that machine noise hits them alike; the medians are compared. The floor runs
 only the matrix products such a step needs and nothing else.
+
+With --backend cupy, npgan and the floor run on the GPU (data moved there once, before timing)
+and PyTorch runs on CUDA, if it can; each timed run ends by waiting for the GPU to finish.
 """
 
 import argparse
 import os
 import platform
 import statistics
+import sys
 import time
 
 import numpy as np
 
+from npgan.backend import BACKENDS, BackendError, load_backend, to_device, to_host
 from npgan.models import GANConfig
 from npgan.train import GANTrainer
 
 CFG = GANConfig()
 
 
-def npgan_stepper(batch):
-    trainer = GANTrainer(CFG, seed=0)
+def npgan_stepper(batch, xp):
+    trainer = GANTrainer(CFG, seed=0, backend=xp)
     real = np.random.default_rng(0).uniform(-1, 1, (batch, CFG.image_dim)).astype(np.float32)
+    real = to_device(real, xp)                              # once, outside the timed steps
     return lambda: trainer.train_step(real)
 
 
-def floor_stepper(batch):
+def floor_stepper(batch, xp):
     """Only the matrix products: forward, weight gradients and input gradients that a step
     needs (D sees real and fake as one 2B batch; the G step needs only dL/dx from D)."""
     rng = np.random.default_rng(0)
     g_sizes = (CFG.latent_dim,) + CFG.g_hidden + (CFG.image_dim,)
     d_sizes = (CFG.image_dim,) + CFG.d_hidden + (1,)
-    gw = [rng.standard_normal((a, b)).astype(np.float32) for a, b in zip(g_sizes, g_sizes[1:])]
-    dw = [rng.standard_normal((a, b)).astype(np.float32) for a, b in zip(d_sizes, d_sizes[1:])]
+    gw = [to_device(rng.standard_normal((a, b)).astype(np.float32), xp)
+          for a, b in zip(g_sizes, g_sizes[1:])]
+    dw = [to_device(rng.standard_normal((a, b)).astype(np.float32), xp)
+          for a, b in zip(d_sizes, d_sizes[1:])]
 
     def forward(ws, x):
         acts = [x]
@@ -45,7 +54,7 @@ def floor_stepper(batch):
         return acts
 
     def backward(ws, acts, weight_grads, input_grad):
-        d = np.ones_like(acts[-1])
+        d = xp.ones_like(acts[-1])
         for i in reversed(range(len(ws))):
             if weight_grads:
                 acts[i].T @ d
@@ -53,12 +62,12 @@ def floor_stepper(batch):
                 d = d @ ws[i].T
         return d
 
-    z = rng.standard_normal((batch, CFG.latent_dim)).astype(np.float32)
-    real = rng.standard_normal((batch, CFG.image_dim)).astype(np.float32)
+    z = to_device(rng.standard_normal((batch, CFG.latent_dim)).astype(np.float32), xp)
+    real = to_device(rng.standard_normal((batch, CFG.image_dim)).astype(np.float32), xp)
 
     def step():
         g_acts = forward(gw, z)
-        d_acts = forward(dw, np.concatenate([real, g_acts[-1]]))
+        d_acts = forward(dw, xp.concatenate([real, g_acts[-1]]))
         backward(dw, d_acts, weight_grads=True, input_grad=False)            # D step
         d_acts = forward(dw, g_acts[-1])
         backward(dw, d_acts, weight_grads=False, input_grad=True)             # G step through D
@@ -66,7 +75,7 @@ def floor_stepper(batch):
     return step
 
 
-def torch_stepper(batch):
+def torch_stepper(batch, device):
     import torch
     from torch import nn
 
@@ -82,20 +91,20 @@ def torch_stepper(batch):
     g_layers = []
     for i, (a, b) in enumerate(zip(g_sizes, g_sizes[1:])):
         g_layers += block(a, b, i > 0)
-    G = nn.Sequential(*g_layers, nn.Linear(g_sizes[-1], CFG.image_dim), nn.Tanh())
+    G = nn.Sequential(*g_layers, nn.Linear(g_sizes[-1], CFG.image_dim), nn.Tanh()).to(device)
     d_sizes = (CFG.image_dim,) + CFG.d_hidden
     d_layers = []
     for a, b in zip(d_sizes, d_sizes[1:]):
         d_layers += [nn.Linear(a, b), nn.LeakyReLU(CFG.slope)]
-    D = nn.Sequential(*d_layers, nn.Linear(d_sizes[-1], 1))
+    D = nn.Sequential(*d_layers, nn.Linear(d_sizes[-1], 1)).to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     loss = nn.BCEWithLogitsLoss()
-    real = torch.rand(batch, CFG.image_dim) * 2 - 1
-    ones, zeros = torch.ones(batch, 1), torch.zeros(batch, 1)
+    real = torch.rand(batch, CFG.image_dim, device=device) * 2 - 1
+    ones, zeros = torch.ones(batch, 1, device=device), torch.zeros(batch, 1, device=device)
 
     def step():
-        fake = G(torch.randn(batch, CFG.latent_dim))
+        fake = G(torch.randn(batch, CFG.latent_dim, device=device))
         opt_d.zero_grad()
         d_loss = loss(D(real), ones) + loss(D(fake.detach()), zeros)
         d_loss.backward()
@@ -107,10 +116,12 @@ def torch_stepper(batch):
     return step
 
 
-def time_steps(step, steps):
+def time_steps(step, steps, wait):
+    """Seconds per step; ``wait()`` returns once the device has finished the queued work."""
     start = time.perf_counter()
     for _ in range(steps):
         step()
+    wait()
     return (time.perf_counter() - start) / steps
 
 
@@ -119,26 +130,40 @@ def main():
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
     p.add_argument("--repeats", type=int, default=7, help="timed runs per contender (median taken)")
     p.add_argument("--steps", type=int, default=30, help="steps per timed run")
+    p.add_argument("--backend", choices=BACKENDS, default="numpy",
+                   help="where npgan runs: numpy (CPU) or cupy (GPU; PyTorch then uses CUDA)")
     args = p.parse_args()
-
-    contenders = {"npgan": npgan_stepper, "floor": floor_stepper}
+    try:
+        xp = load_backend(args.backend)
+    except BackendError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(2)
+    # A device runs asynchronously: copying one number back waits for everything queued.
+    waits = {"npgan": lambda: to_host(xp.zeros(1)), "floor": lambda: to_host(xp.zeros(1))}
+    contenders = {"npgan": lambda b: npgan_stepper(b, xp), "floor": lambda b: floor_stepper(b, xp)}
     try:
         import torch
-        contenders["pytorch"] = torch_stepper
-        torch_note = f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads"
+        device = "cuda" if args.backend == "cupy" else "cpu"
+        if device == "cpu" or torch.cuda.is_available():
+            contenders["pytorch"] = lambda b: torch_stepper(b, device)
+            waits["pytorch"] = torch.cuda.synchronize if device == "cuda" else lambda: None
+            torch_note = (f"PyTorch {torch.__version__} on {device}, "
+                          f"{torch.get_num_threads()} threads")
+        else:
+            torch_note = f"PyTorch {torch.__version__} has no CUDA here: skipped"
     except ImportError:
         torch_note = "PyTorch not installed (pip install 'npgan[bench]'): skipped"
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"NumPy {np.__version__}; {torch_note}")
+          f"NumPy {np.__version__}, npgan on {args.backend}; {torch_note}")
 
     for batch in args.batch_sizes:
         steppers = {name: make(batch) for name, make in contenders.items()}
-        for step in steppers.values():                     # warm up: allocate, fault in pages
-            time_steps(step, 5)
+        for name, step in steppers.items():                # warm up: allocate, fault in pages
+            time_steps(step, 5, waits[name])
         times = {name: [] for name in steppers}
         for _ in range(args.repeats):
             for name, step in steppers.items():
-                times[name].append(time_steps(step, args.steps))
+                times[name].append(time_steps(step, args.steps, waits[name]))
         med = {name: statistics.median(t) for name, t in times.items()}
         print(f"\nbatch {batch}: median of {args.repeats} runs x {args.steps} steps")
         for name, t in med.items():

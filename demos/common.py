@@ -7,6 +7,7 @@ import sys
 
 import numpy as np
 
+from npgan.backend import BACKENDS, BackendError, backend_name
 from npgan.checkpoint import CheckpointError
 from npgan.data import DataError, scale_images
 from npgan.models import GANConfig
@@ -64,6 +65,9 @@ def build_parser(prog, dataset, default_epochs, description):
     p.add_argument("--conditional", action="store_true",
                    help="train a conditional GAN: G and D also see the class label, and sample "
                         "grids show one row per class")
+    p.add_argument("--backend", choices=BACKENDS, default=None,
+                   help="numpy (CPU) or cupy (an NVIDIA GPU; pip install \"npgan[gpu]\"); "
+                        "default numpy, or a resumed run's own")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -78,8 +82,8 @@ def main(argv, *, dataset, load_images, default_epochs, description, class_names
     if os.path.exists(out) and not os.path.isdir(out):
         parser.error(f"--out {out} is a file, not a folder")
     try:
-        if args.resume:
-            trainer, history, info = load_run(args.resume)
+        if args.resume:                 # checkpoints hold host arrays: any backend may resume
+            trainer, history, info = load_run(args.resume, backend=args.backend)
             check_resume_flags(parser, args, trainer, info, dataset)
         else:
             settings = {k: v if getattr(args, k) is None else getattr(args, k)
@@ -87,12 +91,13 @@ def main(argv, *, dataset, load_images, default_epochs, description, class_names
             cfg = GANConfig(latent_dim=settings["latent_dim"],
                             num_classes=10 if args.conditional else 0)
             trainer = GANTrainer(cfg, lr=settings["lr"], optimizer=settings["optimizer"],
-                                 seed=settings["seed"])
+                                 seed=settings["seed"], backend=args.backend or "numpy")
             history, info = None, {"dataset": dataset, "batch_size": settings["batch_size"],
                                    "model": trainer.cfg.to_dict(), **trainer.settings}
         info["epochs"] = args.epochs or info.get("epochs") or default_epochs
+        info["backend"] = backend_name(trainer.xp)
         images, labels = load_images("train", args.data_dir)
-    except (CheckpointError, DataError, OSError) as e:         # OSError: missing or unreadable
+    except (BackendError, CheckpointError, DataError, OSError) as e:   # OSError: unreadable
         print(f"error: {e}", file=sys.stderr)
         return 2
     if info["batch_size"] > len(images):

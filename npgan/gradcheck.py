@@ -14,12 +14,14 @@ dx is ~0 whatever the code does, and a missing term goes unseen.
 
 import numpy as np
 
-from npgan.backend import get_array_module
+from npgan.backend import get_array_module, to_host
 
 
 def rel_error(a, b):
-    """max|a - b| / max(1e-8, max(|a| + |b|)): 0 for equal arrays, ~1 for unrelated ones."""
-    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    """max|a - b| / max(1e-8, max(|a| + |b|)): 0 for equal arrays, ~1 for unrelated ones.
+
+    a, b: host or device arrays; they are compared on the host, in float64."""
+    a, b = to_host(a).astype(np.float64), to_host(b).astype(np.float64)
     return float(np.max(np.abs(a - b), initial=0.0) / max(1e-8, np.max(np.abs(a) + np.abs(b), initial=0.0)))
 
 

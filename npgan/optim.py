@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from npgan.backend import get_array_module
+from npgan.backend import get_array_module, to_device
 from npgan.nn.module import pack_parameters
 
 
@@ -94,7 +94,7 @@ class Optimizer:
             if tuple(state[name].shape) != target.shape:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: {name} has shape "
                                  f"{tuple(state[name].shape)}, expected {target.shape}")
-            target[...] = self.xp.asarray(state[name], dtype=target.dtype)
+            target[...] = to_device(state[name], self.xp).astype(target.dtype, copy=False)
         self.t = int(state["t"])
 
 

@@ -21,6 +21,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from npgan.backend import BACKENDS, to_host
 from npgan.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
 from npgan.data import batches
 from npgan.models import GANConfig
@@ -40,7 +41,8 @@ def fixed_noise(trainer, n=N_FIXED):
 
     Returns ``(z, labels)``. A plain GAN gets n noise vectors and labels None. A
     conditional one gets a class grid: row k asks for class k, and column j uses the same
-    noise in every row, so a column shows one "style" drawn as every class.
+    noise in every row, so a column shows one "style" drawn as every class. Drawn on the host
+    (``trainer.sample`` copies it to the device), so grids are comparable across backends.
     """
     rng = np.random.default_rng([trainer.settings["seed"], 2])
     if not trainer.conditional:
@@ -50,9 +52,11 @@ def fixed_noise(trainer, n=N_FIXED):
     return np.tile(z, (k, 1)), np.repeat(np.arange(k), k)
 
 
-def load_run(path):
+def load_run(path, backend="numpy"):
     """Load ``checkpoint.npz``: returns ``(trainer, history, run_info)``.
 
+    The trainer lives on ``backend`` ("numpy", "cupy"; None: the one the run info records),
+    whichever backend wrote the file: checkpoints hold host arrays.
     Every problem is a CheckpointError that names the file and what is wrong, found before
     any model is built (see ``check_run_state``) or by ``GANTrainer.from_state``.
     """
@@ -60,7 +64,9 @@ def load_run(path):
     try:
         check_run_state(arrays, meta)
         history = {k: list(arrays.pop(f"history.{k}")) for k in HISTORY_KEYS}
-        trainer = GANTrainer.from_state(arrays, meta)
+        if backend is None:
+            backend = meta.get("run", {}).get("backend", "numpy")
+        trainer = GANTrainer.from_state(arrays, meta, backend=backend)
     except CheckpointError as e:
         raise CheckpointError(f"{os.fspath(path)}: {e}") from e
     return trainer, history, meta.get("run", {})
@@ -101,8 +107,10 @@ def check_run_state(arrays, meta):
             got = "missing" if h is None else f"of shape {h.shape}"
             raise CheckpointError(f"history.{k} is {got}; a run at step {step} has one "
                                   f"value per step, shape ({step},)")
+    noise = meta.get("noise_rng", "missing")
     try:
-        np.random.default_rng().bit_generator.state = meta.get("noise_rng")
+        if noise is not None:                     # None: a GPU wrote it (see from_state)
+            np.random.default_rng().bit_generator.state = noise
     except (KeyError, TypeError, ValueError, OverflowError) as e:
         raise CheckpointError(f"its 'noise_rng' is not a generator state ({e!r})") from e
     run = meta.get("run", {})                     # what a demo saved: dataset, batch size, ...
@@ -111,6 +119,7 @@ def check_run_state(arrays, meta):
     bad = [f"{k}={run[k]!r}" for k in ("batch_size", "epochs")
            if k in run and (type(run[k]) is not int or run[k] < 1)]
     bad += [f"dataset={run['dataset']!r}"] if not isinstance(run.get("dataset", ""), str) else []
+    bad += [f"backend={run['backend']!r}"] if run.get("backend", "numpy") not in BACKENDS else []
     if bad:
         raise CheckpointError(f"its run information has invalid values: {', '.join(bad)}")
 
@@ -189,7 +198,7 @@ class Run:
 
     def save_samples(self, name, title):
         """A grid of G's images for the run's fixed noise (one row per class if conditional)."""
-        images = self.trainer.sample(self.z_fixed, self.labels_fixed)
+        images = to_host(self.trainer.sample(self.z_fixed, self.labels_fixed))   # for matplotlib
         if self.labels_fixed is None:
             save_image_grid(images, self.path(name), title=title)
         else:

@@ -6,6 +6,9 @@ Needs only the checkpoint, not the training data.
     --label K            (conditional checkpoints) draw class K only
     (no --label)         a conditional checkpoint draws the class grid: one row per class
     --interpolate        rows of images along straight lines between two noise vectors
+    --backend cupy       run G on an NVIDIA GPU (any checkpoint loads on either backend)
+
+The noise is drawn on the host from --seed, so a seed gives the same images on both backends.
 """
 
 import argparse
@@ -14,6 +17,7 @@ import sys
 
 import numpy as np
 
+from npgan.backend import BACKENDS, BackendError, to_host
 from npgan.checkpoint import CheckpointError, atomic_write
 from npgan.data import FASHION_MNIST_CLASSES, MNIST_CLASSES
 from npgan.plots import save_image_grid
@@ -23,8 +27,9 @@ CLASS_NAMES = {"mnist": MNIST_CLASSES, "fashion_mnist": FASHION_MNIST_CLASSES}
 
 
 def generate(trainer, z, labels=None):
-    """G's images for noise z (n, latent_dim) [and labels (n,)]: (n, side, side) in [0, 1]."""
-    images = trainer.sample(z.astype(trainer.dtype), labels)
+    """G's images for noise z (n, latent_dim) [and labels (n,)]: (n, side, side) in [0, 1],
+    as a NumPy array whatever the trainer's backend."""
+    images = to_host(trainer.sample(z.astype(trainer.dtype), labels))
     side = int(round(np.sqrt(trainer.cfg.image_dim)))
     return ((images + 1) / 2).reshape(len(z), side, side)
 
@@ -78,6 +83,8 @@ def main(argv=None):
                    help="walk in latent space between two noise vectors")
     p.add_argument("--steps", type=int, default=10, help="images per interpolation row (default 10)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+    p.add_argument("--backend", choices=BACKENDS, default="numpy",
+                   help="numpy (CPU, the default) or cupy (an NVIDIA GPU)")
     args = p.parse_args(argv)
     if args.n is not None and args.n < 1:
         p.error(f"-n must be at least 1, got {args.n}")
@@ -87,8 +94,8 @@ def main(argv=None):
     if ext not in (".png", ".npy"):
         p.error(f"-o must end in .png or .npy, got {args.output!r}")
     try:
-        trainer, _, info = load_run(args.checkpoint)
-    except (CheckpointError, FileNotFoundError) as e:
+        trainer, _, info = load_run(args.checkpoint, backend=args.backend)
+    except (BackendError, CheckpointError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if round(np.sqrt(trainer.cfg.image_dim)) ** 2 != trainer.cfg.image_dim:

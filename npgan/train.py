@@ -15,6 +15,7 @@ real images with their true labels and fakes with the labels they were generated
 
 import numpy as np
 
+from npgan.backend import get_array_module, load_backend, to_device, to_host
 from npgan.checkpoint import CheckpointError, check_arrays
 from npgan.losses import bce_with_logits
 from npgan.models import GANConfig, build_networks
@@ -41,7 +42,7 @@ def call(net, x, labels):
 
 def mean_sigmoid(logits):
     """Mean of sigmoid(logits) as a float: the average probability D assigns to 'real'."""
-    return float((0.5 * (1 + np.tanh(0.5 * logits))).mean())
+    return float((0.5 * (1 + get_array_module(logits).tanh(0.5 * logits))).mean())
 
 
 class GANTrainer:
@@ -49,23 +50,41 @@ class GANTrainer:
 
     Everything random comes from ``seed``: the initial weights and the noise stream
     (a ``np.random.Generator`` whose state is saved in checkpoints).
+
+    ``backend`` ("numpy", "cupy" or a module; see ``npgan.backend``) is where the weights,
+    gradients, optimizer state and noise live. Training data may be passed from the host; it
+    is copied to the device one batch at a time.
     """
 
     def __init__(self, cfg=GANConfig(), *, lr=2e-4, betas=(0.5, 0.999), optimizer="adam",
-                 seed=0, dtype=np.float32):
+                 seed=0, dtype=np.float32, backend="numpy"):
+        self.xp = load_backend(backend)        # first: a missing GPU is reported before any work
         self.cfg, self.dtype = cfg, dtype
         self.settings = {"lr": lr, "betas": list(betas), "optimizer": optimizer, "seed": seed}
         init_rng = np.random.default_rng([seed, 0])
+        # Built on the host from one seeded Generator, so every backend starts from the same
+        # weights; then moved to the backend once, before the optimizers pack them.
         self.G, self.D = build_networks(cfg, rng=init_rng, dtype=dtype)
+        self.G.to(self.xp)
+        self.D.to(self.xp)
         self.conditional = cfg.conditional
         self.opt_g = make_optimizer(optimizer, self.G.parameters(), lr, betas)
         self.opt_d = make_optimizer(optimizer, self.D.parameters(), lr, betas)
-        self.noise_rng = np.random.default_rng([seed, 1])
         self.step = 0
+        # Noise is drawn where the models live. NumPy's Generator state is saved in checkpoints,
+        # so a resumed run continues the exact stream; a GPU generator's state cannot be saved,
+        # so there a resumed run draws a fresh stream seeded by (seed, step): see from_state.
+        self.noise_rng = (np.random.default_rng([seed, 1]) if self.xp is np
+                          else self.fresh_noise_rng())
         # Without BatchNorm in D, D's output for an example does not depend on the rest of
         # the batch, so real and fake can go through D as one batch of 2B: half the layer
         # calls, larger matrix products. (With BatchNorm they must stay separate batches.)
         self.joint_d_batch = not any(isinstance(m, BatchNorm1d) for m in self.D.modules())
+
+    def fresh_noise_rng(self):
+        """A noise generator on the backend, seeded by (seed, step): the same one for every
+        run that reaches this step, but not the stream an uninterrupted run would draw."""
+        return self.xp.random.default_rng([self.settings["seed"], 1, self.step])
 
     def noise(self, n):
         """z: (n, latent_dim) standard normal, from the trainer's own generator."""
@@ -79,12 +98,17 @@ class GANTrainer:
         """One D step and one G step on a batch of real images (B, image_dim) in [-1, 1]
         (with their labels (B,), for a conditional GAN).
 
-        Returns ``{"d_loss", "g_loss", "d_real", "d_fake"}`` as floats, where d_real and
-        d_fake are the mean D(x) and D(G(z)) seen in the D step.
+        The batch may be on the host or already on the trainer's backend; a host batch is
+        copied to the device here, in one piece. Returns ``{"d_loss", "g_loss", "d_real",
+        "d_fake"}`` as floats, where d_real and d_fake are the mean D(x) and D(G(z)) seen in
+        the D step.
         """
         if self.conditional != (labels is not None):
             raise ValueError("a conditional GAN's train_step needs the batch's labels"
                              if self.conditional else "a plain GAN's train_step takes no labels")
+        xp = self.xp
+        real = to_device(real, xp)
+        labels = None if labels is None else to_device(labels, xp)
         G, D, b = self.G, self.D, real.shape[0]
         z = self.noise(b)
         fake_labels = self.random_labels(b) if self.conditional else None
@@ -92,12 +116,12 @@ class GANTrainer:
 
         self.opt_d.zero_grad()
         if self.joint_d_batch:                                  # one pass over [real; fake]
-            both = None if labels is None else np.concatenate([labels, fake_labels])
-            logits = call(D, np.concatenate([real, fake]), both)    # (2B, 1)
+            both = None if labels is None else xp.concatenate([labels, fake_labels])
+            logits = call(D, xp.concatenate([real, fake]), both)    # (2B, 1)
             logits_real, logits_fake = logits[:b], logits[b:]
             loss_real, d_real = bce_with_logits(logits_real, 1.0)
             loss_fake, d_fake = bce_with_logits(logits_fake, 0.0)
-            D.backward(np.concatenate([d_real, d_fake]))        # = the two passes' grads, summed
+            D.backward(xp.concatenate([d_real, d_fake]))        # = the two passes' grads, summed
         else:
             logits_real = call(D, real, labels)
             loss_real, dlogits = bce_with_logits(logits_real, 1.0)
@@ -123,12 +147,15 @@ class GANTrainer:
         """Images G(z) (or G(z, labels)) in eval mode, using BatchNorm's running statistics.
 
         z: (n, latent_dim); labels: (n,) ints, required for a conditional GAN and refused for a
-        plain one. Returns (n, image_dim) in [-1, 1]. Training mode is restored afterwards.
+        plain one; host arrays are copied to the trainer's backend. Returns (n, image_dim) in
+        [-1, 1], on the backend (``npgan.backend.to_host`` brings them back). Training mode is
+        restored afterwards.
         """
         if self.conditional != (labels is not None):
             raise ValueError("labels are required for a conditional GAN" if self.conditional
                              else "a plain GAN takes no labels")
-        inputs = (z.astype(self.dtype, copy=False),) + (() if labels is None else (labels,))
+        z = to_device(z, self.xp).astype(self.dtype, copy=False)
+        inputs = (z,) + (() if labels is None else (to_device(labels, self.xp),))
         self.G.eval()
         try:
             return self.G(*inputs)
@@ -141,37 +168,55 @@ class GANTrainer:
     def state(self):
         """Return ``(arrays, meta)``: every array needed to continue (weights, BatchNorm
         statistics, optimizer moments) under prefixes G., D., opt_g., opt_d., and a dict with
-        the config, settings, step and the noise generator's exact state."""
-        arrays = {}
-        for prefix, obj in (("G.", self.G), ("D.", self.D), ("opt_g.", self.opt_g),
-                            ("opt_d.", self.opt_d)):
-            arrays.update({prefix + k: v for k, v in obj.state_dict().items()})
+        the config, settings, step and the noise generator's exact state (None on a GPU).
+
+        The arrays are NumPy arrays on every backend (copied from the device if need be), so
+        a checkpoint loads anywhere."""
+        arrays = {k: to_host(v) for k, v in self.device_state().items()}
         meta = {"kind": "cgan" if self.conditional else "gan", "config": self.cfg.to_dict(), "settings": self.settings,
                 "dtype": np.dtype(self.dtype).name, "step": self.step,
-                "noise_rng": self.noise_rng.bit_generator.state}
+                "noise_rng": self.noise_rng.bit_generator.state if self.xp is np else None}
         return arrays, meta
 
+    def parts(self):
+        """The objects whose state a checkpoint holds, with their key prefixes."""
+        return (("G.", self.G), ("D.", self.D), ("opt_g.", self.opt_g), ("opt_d.", self.opt_d))
+
+    def device_state(self):
+        """``state()``'s arrays where they live (no copies): {"G.<name>": array, ...}."""
+        return {prefix + k: v for prefix, obj in self.parts() for k, v in obj.state_dict().items()}
+
     @classmethod
-    def from_state(cls, arrays, meta):
-        """Rebuild a trainer from ``state()``'s output; errors name what does not fit."""
+    def from_state(cls, arrays, meta, *, backend="numpy"):
+        """Rebuild a trainer from ``state()``'s output on ``backend`` (any: checkpoints hold
+        host arrays); errors name what does not fit.
+
+        The noise stream continues exactly when the checkpoint holds a NumPy generator state
+        and the backend is NumPy. Otherwise (a GPU wrote it, or reads it) the stream is
+        reseeded from (seed, step): a resumed GPU run is reproducible, and statistically the
+        same run, but not bit-identical to one that never stopped.
+        """
+        xp = load_backend(backend)                  # its errors are not the checkpoint's
         if meta.get("kind") not in ("gan", "cgan"):
             raise CheckpointError(f"checkpoint holds a {meta.get('kind')!r} model, not an npgan "
                                   "'gan' or 'cgan'")
         try:
             cfg = GANConfig.from_dict(meta["config"])
-            trainer = cls(cfg, dtype=np.dtype(meta["dtype"]).type, **{
+            trainer = cls(cfg, dtype=np.dtype(meta["dtype"]).type, backend=xp, **{
                 k: tuple(v) if k == "betas" else v for k, v in meta["settings"].items()})
             step = int(meta["step"])
             if cfg.conditional != (meta["kind"] == "cgan"):
                 raise ValueError(f"kind {meta['kind']!r} contradicts num_classes={cfg.num_classes}")
         except (KeyError, TypeError, ValueError) as e:
             raise CheckpointError(f"checkpoint metadata is incomplete or invalid: {e!r}") from e
-        own, _ = trainer.state()
+        own = trainer.device_state()
         check_arrays(arrays, {k: (v.shape, None) for k, v in own.items()}, what="GAN")
-        for prefix, obj in (("G.", trainer.G), ("D.", trainer.D), ("opt_g.", trainer.opt_g),
-                            ("opt_d.", trainer.opt_d)):
+        for prefix, obj in trainer.parts():
             n = len(prefix)
             obj.load_state_dict({k[n:]: v for k, v in arrays.items() if k.startswith(prefix)})
-        trainer.noise_rng.bit_generator.state = meta["noise_rng"]
         trainer.step = step
+        if trainer.xp is np and meta.get("noise_rng") is not None:
+            trainer.noise_rng.bit_generator.state = meta["noise_rng"]
+        else:
+            trainer.noise_rng = trainer.fresh_noise_rng()
         return trainer

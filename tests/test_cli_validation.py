@@ -1,7 +1,7 @@
 """The command lines reject invalid values with a clear message, exit code 2, no traceback,
 and nothing written. Each case runs the demo's (or npgan.sample's) main in this process,
 where any uncaught exception would fail the test; a few run as ``python -m`` to see exactly
-what a user sees. (There is no --backend flag yet, so no test of an unknown backend.)"""
+what a user sees. (``--backend cupy`` where CuPy or a GPU is missing: see test_backend.py.)"""
 
 import numpy as np
 import pytest
@@ -25,6 +25,7 @@ DEMO_CASES = {   # name: (flags, what the message must say)
     "latent dim 0": (["--latent-dim", "0"], "argument --latent-dim: must be > 0, got 0"),
     "negative seed": (["--seed", "-1"], "argument --seed: must be >= 0, got -1"),
     "unknown optimizer": (["--optimizer", "sgd"], "argument --optimizer: invalid choice: 'sgd'"),
+    "unknown backend": (["--backend", "bogus"], "argument --backend: invalid choice: 'bogus'"),
     "max steps 0": (["--max-steps", "0"], "argument --max-steps: must be > 0, got 0"),
     "checkpoint every 0": (["--checkpoint-every", "0"],
                            "argument --checkpoint-every: must be > 0, got 0"),
@@ -85,6 +86,7 @@ SAMPLE_CASES = {   # name: (arguments, what the message must say); CKPT is a goo
     "negative samples": (["CKPT", "-n", "-3"], "-n must be at least 1, got -3"),
     "samples not a number": (["CKPT", "-n", "many"], "argument -n: invalid int value: 'many'"),
     "bad extension": (["CKPT", "-o", "grid.jpg"], "-o must end in .png or .npy, got 'grid.jpg'"),
+    "unknown backend": (["CKPT", "--backend", "gpu"], "argument --backend: invalid choice: 'gpu'"),
     "missing checkpoint": (["nothing.npz"], "error: checkpoint nothing.npz does not exist"),
     "checkpoint is a folder": (["."], "error: cannot read checkpoint .: Is a directory"),
     "missing output folder": (["CKPT", "-o", "nowhere/grid.png"],

@@ -152,6 +152,8 @@ DAMAGE = {   # name: (damage(arrays, meta) in place, what the error must say)
     "missing history": (lambda a, m: a.pop("history.g_loss"), r"history\.g_loss is missing"),
     "run information": (lambda a, m: m["run"].update(batch_size=0, dataset=["mnist"]),
                         r"run information has invalid values: batch_size=0, dataset=\['mnist'\]"),
+    "unknown backend": (lambda a, m: m["run"].update(backend="tpu"),
+                        "run information has invalid values: backend='tpu'"),
     "NaN weight": (set_weight("G.2.weight", with_nan), r"NaN or infinite values in G\.2\.weight"),
     "text weight": (set_weight("D.0.bias", lambda b: b.astype(str)),
                     r"not real numbers: D\.0\.bias \(<U"),

@@ -66,6 +66,7 @@ def test_demo_command_runs_from_any_directory(tmp_path):
     assert result.returncode == 0, result.stderr
     assert str(tmp_path / "out") in result.stdout
     assert (tmp_path / "out" / "samples.png").exists()
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["backend"] == "numpy"
     sample = run_cli("npgan.sample", "out/checkpoint.npz", "-n", "10", "-o", "s.npy", cwd=tmp_path)
     assert sample.returncode == 0, sample.stderr
     images = np.load(tmp_path / "s.npy")

@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from npgan.backend import get_array_module, to_device
 from npgan.nn.module import Module
 
 
@@ -10,7 +11,9 @@ class Dropout(Module):
 
     Scaling by 1 / (1 - p) at training time keeps E[y] = x, so eval mode needs no rescaling.
     Gradient: dx = dout * mask (the same mask; in eval mode dx = dout). The mask comes from
-    this layer's own ``rng`` (a ``np.random.Generator``), never from global random state.
+    this layer's own ``rng``, never from global random state: a ``np.random.Generator`` draws
+    it on the host (the same masks on every backend) and it is copied to x's device, once per
+    forward; a ``cupy.random.Generator`` draws it on the GPU, with no copy.
     """
 
     def __init__(self, p=0.5, *, rng=None):
@@ -29,7 +32,7 @@ class Dropout(Module):
         if not self.training or self.p == 0:
             self.cache = 1                                  # dx = dout
             return x
-        mask = self.make_mask(x.shape, x.dtype)
+        mask = to_device(self.make_mask(x.shape, x.dtype), get_array_module(x))
         self.cache = mask
         return x * mask
 

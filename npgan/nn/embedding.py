@@ -19,8 +19,12 @@ class Embedding(Module):
         self.weight = Parameter(rng.standard_normal((num_embeddings, embedding_dim)).astype(dtype))
 
     def forward(self, idx):
-        xp = get_array_module(idx)
-        idx = xp.asarray(idx)
+        xp = get_array_module(self.weight.data)
+        if get_array_module(idx) is not xp:        # host labels for a GPU table, or the reverse
+            raise TypeError(f"Embedding({self.num_embeddings}, {self.embedding_dim}) lives on "
+                            f"{xp.__name__} but got indices on {get_array_module(idx).__name__}; "
+                            "move them first with npgan.backend.to_device(idx, xp)")
+        idx = xp.asarray(idx)                      # a list of ints becomes an array
         if not np.issubdtype(idx.dtype, np.integer):
             raise TypeError(f"Embedding({self.num_embeddings}, {self.embedding_dim}) expects "
                             f"integer indices, got dtype {idx.dtype}")

@@ -12,7 +12,7 @@ up, and ``zero_grad()`` is the one place they are cleared.
 
 from contextlib import contextmanager
 
-from npgan.backend import get_array_module
+from npgan.backend import get_array_module, to_device
 
 
 class Parameter:
@@ -121,6 +121,26 @@ class Module:
         """Switch to evaluation mode: BatchNorm uses running statistics, Dropout is identity."""
         return self.train(False)
 
+    def to(self, xp):
+        """Move every parameter (data and grad) and buffer, here and in sub-modules, to the
+        backend ``xp`` (``numpy`` or ``cupy``, see ``npgan.backend``); returns self.
+
+        Layers are built on the host (their initial weights come from a NumPy Generator) and
+        moved once. Move before making an optimizer: it packs the parameters into one buffer
+        on their backend, and a parameter moved afterwards would leave that buffer behind.
+        """
+        for m in self.modules():
+            for name, p in m.own_parameters():
+                if get_array_module(p.data) is xp:
+                    continue
+                if p.packed is not None:
+                    raise RuntimeError(f"{type(m).__name__}.{name} is packed by an optimizer; "
+                                       "call .to() before creating optimizers")
+                p.data, p.grad = to_device(p.data, xp), to_device(p.grad, xp)
+            for name in m.buffers:
+                setattr(m, name, to_device(getattr(m, name), xp))
+        return self
+
     # -- saving and loading ----------------------------------------------------------------
     def state_dict(self, prefix=""):
         """Return ``{dotted_name: array}`` of every parameter and buffer (arrays, not copies)."""
@@ -135,7 +155,8 @@ class Module:
         """Copy arrays from ``state`` into this module's parameters and buffers, in place.
 
         Every key must be present with the right shape, and no extra keys are allowed; the
-        error lists all that is wrong at once. Values keep this module's dtype and array module.
+        error lists all that is wrong at once. Values keep this module's dtype and backend
+        (host arrays are copied to a GPU module's device, and device arrays to the host).
         """
         own = self.state_dict()
         missing = sorted(set(own) - set(state))
@@ -148,7 +169,7 @@ class Module:
             raise ValueError(f"{type(self).__name__}.load_state_dict: " + "; ".join(problems))
         for k, target in own.items():
             xp = get_array_module(target)
-            target[...] = xp.asarray(state[k], dtype=target.dtype)
+            target[...] = to_device(state[k], xp).astype(target.dtype, copy=False)
 
     # -- printing ----------------------------------------------------------------------------
     def extra_repr(self):
