@@ -10,6 +10,7 @@ import numpy as np
 from npgan.backend import BACKENDS, BackendError, backend_name
 from npgan.checkpoint import CheckpointError
 from npgan.data import DataError, scale_images
+from npgan.metrics import evaluate, format_metrics, save_metrics
 from npgan.models import GANConfig
 from npgan.run import Run, TrainingDiverged, load_run
 from npgan.train import OPTIMIZERS, GANTrainer
@@ -68,6 +69,9 @@ def build_parser(prog, dataset, default_epochs, description):
     p.add_argument("--backend", choices=BACKENDS, default=None,
                    help="numpy (CPU) or cupy (an NVIDIA GPU; pip install \"npgan[gpu]\"); "
                         "default numpy, or a resumed run's own")
+    p.add_argument("--eval-samples", type=number(int, strict=False), default=10000, metavar="N",
+                   help="at the end, score N samples with the shipped classifier and write "
+                        "metrics.json (0: skip; default 10000, about 10 s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -134,7 +138,22 @@ def main(argv, *, dataset, load_images, default_epochs, description, class_names
         return 130
     print(f"done: {trainer.step} steps in {seconds:.0f} s. Samples: {run.path('samples.png')}, "
           f"curves: {run.path('losses.png')}, checkpoint: {run.checkpoint_path}")
+    if args.eval_samples:
+        report_metrics(trainer, dataset, args.eval_samples, args.data_dir, run.path("metrics.json"))
     return 0
+
+
+def report_metrics(trainer, dataset, n, data_dir, path):
+    """Score the trained G with the shipped classifier, print the table, write metrics.json.
+    Training has succeeded by now, so a failure here is reported but does not fail the run."""
+    try:
+        metrics = evaluate(trainer, dataset, n=max(n, 2), data_dir=data_dir)
+        save_metrics(metrics, path)
+    except (CheckpointError, DataError, OSError, ValueError) as e:
+        print(f"note: metrics skipped ({e})", file=sys.stderr)
+        return
+    print(format_metrics(metrics))
+    print(f"metrics: {path}")
 
 
 def check_resume_flags(parser, args, trainer, info, dataset):

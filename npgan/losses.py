@@ -1,4 +1,5 @@
-"""Binary cross-entropy, on probabilities and on logits. Each returns ``(loss, grad)``.
+"""Binary cross-entropy, on probabilities and on logits, and softmax cross-entropy for
+classifiers. Each returns ``(loss, grad)``.
 
 Both average over every element, N = p.size (for a discriminator's (N, 1) output, the batch).
 Targets ``y`` may be an array of p's shape or a scalar, and may be soft (0.9 for one-sided
@@ -47,4 +48,31 @@ def bce_with_logits(z, y):
     loss = (xp.maximum(z, 0) - y * z + xp.log1p(xp.exp(-xp.abs(z)))).mean()
     s = 0.5 * (1 + xp.tanh(0.5 * z))                    # sigmoid(z), overflow-free
     dz = (s - y) / n
+    return float(loss), dz.astype(z.dtype, copy=False)
+
+
+def softmax_cross_entropy(z, labels):
+    """Cross-entropy of softmax(z) against integer class labels, from the logits z.
+
+    z: (N, C) real logits; labels: (N,) integers in 0 .. C-1. Averages over the N rows.
+
+    Per row, with p = softmax(z), p_k = e^(z_k) / sum_j e^(z_j), and true class y:
+        l = -log p_y = -z_y + log sum_j e^(z_j)
+    Subtracting the row maximum m first changes nothing (e^(z_j - m) / sum e^(z_i - m) = p_j)
+    but keeps every exponent <= 0, so e^(...) cannot overflow:
+        l = -(z_y - m) + log sum_j e^(z_j - m)
+    Its derivative: dl/dz_k = -[k == y] + e^(z_k) / sum_j e^(z_j) = p_k - onehot(y)_k, so
+        dL/dz = (softmax(z) - onehot(y)) / N
+    the same shape as the sigmoid form, and bounded by 1/N per entry.
+    Returns (loss as a float, dL/dz of z's shape and dtype).
+    """
+    xp = get_array_module(z)
+    n = z.shape[0]
+    rows = xp.arange(n)
+    shifted = z - z.max(axis=1, keepdims=True)          # (N, C), every entry <= 0
+    log_norm = xp.log(xp.exp(shifted).sum(axis=1))      # (N,)  log sum_j e^(z_j - m)
+    loss = (log_norm - shifted[rows, labels]).mean()
+    dz = xp.exp(shifted - log_norm[:, None])            # softmax(z), (N, C)
+    dz[rows, labels] -= 1
+    dz /= n
     return float(loss), dz.astype(z.dtype, copy=False)

@@ -61,11 +61,15 @@ def run_cli(*args, cwd):
 
 
 def test_demo_command_runs_from_any_directory(tmp_path):
-    result = run_cli("npgan.demos.mnist", "--max-steps", "5", "--quiet", "--out", "out",
+    result = run_cli("npgan.demos.mnist", "--max-steps", "5", "--quiet", "--eval-samples", "300",
+                     "--out", "out",
                      cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert str(tmp_path / "out") in result.stdout
     assert (tmp_path / "out" / "samples.png").exists()
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert "classifier score" in result.stdout                  # printed ...
+    assert {"generated", "real"} <= set(metrics) and metrics["n"] == 300   # ... and written
     assert json.loads((tmp_path / "out" / "config.json").read_text())["backend"] == "numpy"
     sample = run_cli("npgan.sample", "out/checkpoint.npz", "-n", "10", "-o", "s.npy", cwd=tmp_path)
     assert sample.returncode == 0, sample.stderr

@@ -1,0 +1,52 @@
+"""The 2-D benchmark's modes and its two counts, on samples built by hand."""
+
+import numpy as np
+import pytest
+
+from npgan.toy2d import (GRID_STD, RING_STD, grid_modes, mode_coverage, nearest_mode, ring_modes,
+                         sample_mixture)
+
+
+def test_the_modes():
+    ring = ring_modes()
+    assert ring.shape == (8, 2) and np.allclose(np.linalg.norm(ring, axis=1), 1)
+    assert np.allclose(np.linalg.norm(ring - np.roll(ring, 1, axis=0), axis=1), 2 * np.sin(np.pi / 8))
+    grid = grid_modes()
+    assert grid.shape == (25, 2)
+    assert {tuple(p) for p in grid.tolist()} == {(x, y) for x in (-4, -2, 0, 2, 4) for y in (-4, -2, 0, 2, 4)}
+
+
+def test_samples_on_five_ring_modes_plus_outliers():
+    ring = ring_modes()
+    on_modes = np.repeat(ring[[0, 1, 3, 4, 6]], 100, axis=0)        # 500 samples on 5 modes
+    outliers = np.array([[0.0, 0.0], [5.0, 5.0], [0.5, 0.5], [-3.0, 1.0]]).repeat(25, axis=0)
+    captured, hq = mode_coverage(np.concatenate([on_modes, outliers]), ring, RING_STD)
+    assert captured == 5
+    assert hq == pytest.approx(500 / 600)
+
+
+def test_three_standard_deviations_is_the_line(rng):
+    grid = grid_modes()
+    directions = rng.standard_normal((25, 2))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    inside = grid + 2.9 * GRID_STD * directions                     # every mode, just inside
+    outside = grid + 3.1 * GRID_STD * directions                    # every mode, just outside
+    assert mode_coverage(inside, grid, GRID_STD) == (25, 1.0)
+    assert mode_coverage(outside, grid, GRID_STD) == (0, 0.0)
+    assert mode_coverage(np.concatenate([inside[:10], outside]), grid, GRID_STD) == (10, 10 / 35)
+
+
+def test_a_sample_counts_for_its_nearest_mode_only():
+    ring = ring_modes()
+    idx, dist = nearest_mode(np.array([[0.99, 0.0], [0.0, -1.02]]), ring)
+    assert idx.tolist() == [0, 6] and np.allclose(dist, [0.01, 0.02])
+
+
+@pytest.mark.parametrize("name, modes, std", [("ring", ring_modes(), RING_STD),
+                                               ("grid", grid_modes(), GRID_STD)])
+def test_the_true_distribution_scores_what_a_perfect_generator_would(name, modes, std):
+    # In 2-D, P(|noise| <= 3 std) = 1 - exp(-9/2) = 98.9%: the ceiling of the HQ share.
+    samples = sample_mixture(modes, std, 2500, np.random.default_rng(0))
+    captured, hq = mode_coverage(samples, modes, std)
+    assert captured == len(modes)
+    assert hq == pytest.approx(1 - np.exp(-4.5), abs=0.006)
