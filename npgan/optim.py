@@ -14,7 +14,7 @@ independent of the others, so the result is bit-identical with any number of thr
 """
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+import threading
 
 import numpy as np
 
@@ -24,14 +24,6 @@ from npgan.nn.module import pack_parameters
 
 THREADS = min(2, os.cpu_count() or 1)   # more threads than this gain little: memory-bound
 MIN_PART = 1 << 16                       # parts smaller than this are not worth a thread
-_pool = None
-
-
-def _thread_pool():
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(THREADS, thread_name_prefix="npgan-optim")
-    return _pool
 
 
 class Optimizer:
@@ -66,13 +58,28 @@ class Optimizer:
         self.grad[...] = 0
 
     def step(self):
-        """Apply ``update`` to every part of the flat buffers (in parallel when there are several)."""
+        """Apply ``update`` to every part of the flat buffers (in parallel when there are several).
+
+        The main thread updates the first part; short-lived daemon threads take the others.
+        (Not a ThreadPoolExecutor: Ctrl-C landing inside its locks could hang the exit.)
+        """
         self.t += 1
-        if len(self.parts) == 1:
-            self.update(self.parts[0])
-        else:
-            for future in [_thread_pool().submit(self.update, i) for i in self.parts]:
-                future.result()                             # re-raises any error
+        errors = []
+
+        def run(i):
+            try:
+                self.update(i)
+            except BaseException as e:                      # re-raised below, not lost
+                errors.append(e)
+
+        workers = [threading.Thread(target=run, args=(i,), daemon=True) for i in self.parts[1:]]
+        for w in workers:
+            w.start()
+        self.update(self.parts[0])
+        for w in workers:
+            w.join()
+        if errors:
+            raise errors[0]
 
     def update(self, i):
         raise NotImplementedError

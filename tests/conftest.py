@@ -2,8 +2,17 @@
 test uses; it also records the largest relative error per layer for the summary printed at the
 end of the run."""
 
-import numpy as np
-import pytest
+import os
+
+# One BLAS thread for the whole session, set before NumPy is imported: the demos run in
+# subprocesses use one (npgan/demos/__init__.py), and bit-identical comparisons between a
+# subprocess and this process need the same thread count. It also keeps the suite fast when
+# the machine is shared (spinning BLAS threads collapse under contention).
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 from hypothesis import settings
 
 # Property tests use a fixed sequence of examples, so CI is never flaky; run
