@@ -147,7 +147,10 @@ def test_ctrl_c_during_training_exits_cleanly(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "npgan.demos.mnist", "--data-dir", str(data), "--batch-size", "16",
          "--checkpoint-every", "4", "--epochs", "1000", "--quiet", "--out", "out"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A shell starts background jobs with SIGINT ignored, and Python then installs no
+        # KeyboardInterrupt handler; give the demo the default disposition, as a terminal would.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 60
         while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
