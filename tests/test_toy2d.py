@@ -1,5 +1,7 @@
 """The 2-D benchmark's modes and its two counts, on samples built by hand."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -50,3 +52,14 @@ def test_the_true_distribution_scores_what_a_perfect_generator_would(name, modes
     captured, hq = mode_coverage(samples, modes, std)
     assert captured == len(modes)
     assert hq == pytest.approx(1 - np.exp(-4.5), abs=0.006)
+
+
+def test_the_demo_writes_its_plot_and_numbers(tmp_path, capsys):
+    from npgan.demos.toy2d import PRESETS, main
+    assert main(["--dataset", "grid", "--steps", "20", "--seeds", "2", "--quiet",
+                 "--g-hidden", "16", "16", "--d-hidden", "16", "--out", str(tmp_path)]) == 0
+    assert "mean of 2 seeds" in capsys.readouterr().out
+    result = json.loads((tmp_path / "toy2d_grid.json").read_text())
+    assert result["modes_total"] == 25 and len(result["per_seed"]) == 2
+    assert result["settings"]["g_hidden"] == [16, 16] and result["settings"]["lr"] == PRESETS["grid"]["lr"]
+    assert (tmp_path / "toy2d_grid.png").stat().st_size > 0
