@@ -4,8 +4,8 @@
 One BLAS thread by default (a user's own setting wins). The default GAN's matrix products are
 small (batch 64), so a second BLAS thread buys almost nothing, while OpenBLAS threads that
 spin-wait for a core collapse when anything else runs: measured on 2 cores with one other busy
-process, 2.6 steps/s with two BLAS threads against 28.9 with one. The optimizer's own thread
-pool (npgan/optim.py) still uses the second core. This must run before NumPy is imported,
+process, 2.6 steps/s with two BLAS threads against 28.9 with one. The optimizer's own threads
+(npgan/optim.py) still use the second core. This must run before NumPy is imported,
 which it does for ``python -m npgan.demos.<name>``.
 """
 

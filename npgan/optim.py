@@ -9,7 +9,7 @@ large temporary arrays per step. Hyperparameter defaults are PyTorch's.
 Speed: NumPy runs an element-wise operation on one core, and the update of a 1.5M-weight
 generator is ~12 passes over memory, which on a 2-core machine is a quarter of a training step.
 NumPy releases the GIL inside those loops, so ``step()`` splits the flat buffers into one
-contiguous part per core and updates the parts on a thread pool. Each element's update is
+contiguous part per core and updates the parts on as many threads. Each element's update is
 independent of the others, so the result is bit-identical with any number of threads.
 """
 
