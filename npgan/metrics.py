@@ -32,6 +32,7 @@ import json
 
 import numpy as np
 
+from npgan.backend import to_host
 from npgan.checkpoint import atomic_write
 from npgan.classifier import load_classifier
 from npgan.data import load_fashion_mnist, load_mnist, scale_images
@@ -138,7 +139,8 @@ def figures(probs, frechet, ref_shares, labels=None):
 
 
 def generate(trainer, n, rng, labels=None):
-    """n images from ``trainer.sample`` (eval mode) in batches of 1000: (n, image_dim).
+    """n images from ``trainer.sample`` (eval mode) in batches of 1000: (n, image_dim), as a
+    NumPy array whatever the trainer's backend.
 
     labels: None, or (n,) class labels for a conditional trainer.
     """
@@ -146,7 +148,8 @@ def generate(trainer, n, rng, labels=None):
     for start in range(0, n, BATCH):
         stop = min(n, start + BATCH)
         z = rng.standard_normal((stop - start, trainer.cfg.latent_dim)).astype(trainer.dtype)
-        out.append(trainer.sample(z) if labels is None else trainer.sample(z, labels[start:stop]))
+        batch_labels = None if labels is None else labels[start:stop]
+        out.append(to_host(trainer.sample(z, batch_labels)))    # explicit copy off a GPU
     return np.concatenate(out)
 
 

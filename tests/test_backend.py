@@ -333,3 +333,15 @@ def test_demo_and_sample_with_cupy_exit_2_without_a_traceback(capsys, tmp_path, 
         quiet=True, info=INFO).train()
     code, _, err = sample(capsys, "checkpoint.npz", "--backend", "cupy")
     assert code == 2 and err.startswith("error: ") and "cupy" in err
+
+
+def test_metrics_samples_come_back_to_the_host(device_run):
+    """The demos end by scoring samples; on a device they must be brought back explicitly."""
+    from npgan.metrics import generate
+    xp, _, path = device_run
+    (dev, _, _), (host, _, _) = load_run(path, backend=xp), load_run(path)
+    labels = np.arange(1500) % 10                                 # two batches of generate()
+    on_device = generate(dev, 1500, np.random.default_rng(0), labels)
+    on_host = generate(host, 1500, np.random.default_rng(0), labels)
+    assert type(on_device) is np.ndarray and on_device.shape == (1500, 784)
+    assert same(on_device, on_host, xp)
