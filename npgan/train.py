@@ -173,8 +173,8 @@ class GANTrainer:
         The arrays are NumPy arrays on every backend (copied from the device if need be), so
         a checkpoint loads anywhere."""
         arrays = {k: to_host(v) for k, v in self.device_state().items()}
-        meta = {"kind": "cgan" if self.conditional else "gan", "config": self.cfg.to_dict(), "settings": self.settings,
-                "dtype": np.dtype(self.dtype).name, "step": self.step,
+        meta = {"kind": "cgan" if self.conditional else "gan", "config": self.cfg.to_dict(),
+                "settings": self.settings, "dtype": np.dtype(self.dtype).name, "step": self.step,
                 "noise_rng": self.noise_rng.bit_generator.state if self.xp is np else None}
         return arrays, meta
 
