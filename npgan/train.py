@@ -121,14 +121,14 @@ class GANTrainer:
             logits_real, logits_fake = logits[:b], logits[b:]
             loss_real, d_real = bce_with_logits(logits_real, 1.0)
             loss_fake, d_fake = bce_with_logits(logits_fake, 0.0)
-            D.backward(xp.concatenate([d_real, d_fake]))        # = the two passes' grads, summed
+            self.d_backward(xp.concatenate([d_real, d_fake]))   # = the two passes' grads, summed
         else:
             logits_real = call(D, real, labels)
             loss_real, dlogits = bce_with_logits(logits_real, 1.0)
-            D.backward(dlogits)
+            self.d_backward(dlogits)
             logits_fake = call(D, fake, fake_labels)
             loss_fake, dlogits = bce_with_logits(logits_fake, 0.0)
-            D.backward(dlogits)
+            self.d_backward(dlogits)
         self.opt_d.step()
 
         self.opt_g.zero_grad()
@@ -142,6 +142,15 @@ class GANTrainer:
         self.step += 1
         return {"d_loss": loss_real + loss_fake, "g_loss": loss_g,
                 "d_real": mean_sigmoid(logits_real), "d_fake": mean_sigmoid(logits_fake)}
+
+    def d_backward(self, dlogits):
+        """D's backward in the D step, where D's input is data: dL/d(images) is never used,
+        so D's first Linear skips that matrix product. (A conditional D still computes it:
+        part of it is the gradient of its label embedding.)"""
+        if self.conditional:
+            return self.D.backward(dlogits)
+        with self.D[0].without_input_grad():
+            return self.D.backward(dlogits)
 
     def sample(self, z, labels=None):
         """Images G(z) (or G(z, labels)) in eval mode, using BatchNorm's running statistics.

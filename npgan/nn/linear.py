@@ -1,5 +1,7 @@
 """The fully connected layer: the first file to read in npgan."""
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from npgan.nn.module import Module, Parameter
@@ -22,6 +24,7 @@ class Linear(Module):
         k = 1.0 / np.sqrt(in_features)
         self.weight = Parameter(rng.uniform(-k, k, (in_features, out_features)).astype(dtype))
         self.bias = Parameter(rng.uniform(-k, k, out_features).astype(dtype)) if bias else None
+        self.input_grad = True              # False inside without_input_grad()
 
     def forward(self, x):                    # x: (N, in) -> (N, out)
         self._check_input(x)
@@ -39,14 +42,27 @@ class Linear(Module):
             dx = dout @ W.T        (N, in)      each x[n, i] reaches every output j through W[i, j]
 
         dW and db are added into ``.grad`` (skipped for a parameter whose ``requires_grad`` is
-        False); dx is returned.
+        False); dx is returned (None inside ``without_input_grad``).
         """
         x = self.pop_cache()
         if self.weight.requires_grad:
             self.weight.grad += x.T @ dout
         if self.bias is not None and self.bias.requires_grad:
             self.bias.grad += dout.sum(axis=0)
-        return dout @ self.weight.data.T
+        return dout @ self.weight.data.T if self.input_grad else None
+
+    @contextmanager
+    def without_input_grad(self):
+        """Within this block, backward computes dW and db but returns None instead of dx.
+
+        For a network's first layer when its input is data, as D's images are in the D step:
+        nothing uses dL/dx there, and it is one of the layer's three matrix products.
+        """
+        self.input_grad = False
+        try:
+            yield self
+        finally:
+            self.input_grad = True
 
     def _check_input(self, x):
         name = f"Linear({self.in_features} -> {self.out_features})"
