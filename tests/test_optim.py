@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from npgan.nn import Parameter
-from npgan.optim import SGD, THREADS, Adam, RMSprop
+from npgan.optim import CHUNK, SGD, Adam, RMSprop
 
 
 def param(values, grad):
@@ -116,20 +116,20 @@ def test_bad_hyperparameters_are_refused():
 
 @pytest.mark.parametrize("make", [lambda ps: SGD(ps, momentum=0.9), lambda ps: RMSprop(ps, momentum=0.5),
                                   lambda ps: Adam(ps)], ids=["sgd", "rmsprop", "adam"])
-def test_threaded_update_is_bit_identical_to_one_part(make):
+def test_chunked_update_is_bit_identical_to_one_whole_array_update(make):
     rng = np.random.default_rng(0)
-    w0 = rng.standard_normal(300_000).astype(np.float32)
+    w0 = rng.standard_normal(2 * CHUNK + 1000).astype(np.float32)
     results = []
-    for force_one_part in (False, True):
+    for whole in (False, True):
         p = Parameter(w0.copy())
         opt = make([p])
-        if force_one_part:
-            opt.parts = [slice(0, w0.size)]
+        if whole:
+            opt.chunks = [slice(0, w0.size)]
         for _ in range(3):
             p.grad[...] = w0 * 0.5 + 0.1
             opt.step()
         results.append(p.data.copy())
-    assert len(make([Parameter(w0.copy())]).parts) == THREADS
+    assert len(make([Parameter(w0.copy())]).chunks) == 3
     assert np.array_equal(results[0], results[1])
 
 
