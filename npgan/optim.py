@@ -47,16 +47,19 @@ class Optimizer:
         for name in self.state_names:
             setattr(self, name, self.xp.zeros_like(self.data))
         n = self.data.size
-        # On a GPU one call over everything is fastest: its caches are not what limits it.
+        # On a GPU, chunks would only add kernel launches: no CPU cache to fit.
         chunk = CHUNK if self.xp is np else n
         self.chunks = [slice(a, min(a + chunk, n)) for a in range(0, n, chunk)]
 
     def zero_grad(self):
-        self.grad[...] = 0
+        for p in self.params:
+            p.zero_grad()                                   # lazy: see Parameter
 
     def step(self):
         """Apply ``update`` to every chunk of the flat buffers."""
         self.t += 1
+        for p in self.params:                               # a parameter no backward reached
+            p.write_pending_zeros()                         # since zero_grad() has gradient 0
         for i in self.chunks:
             self.update(i)
 

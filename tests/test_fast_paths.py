@@ -10,7 +10,8 @@ import pytest
 
 from npgan.losses import bce_with_logits
 from npgan.models import GANConfig
-from npgan.nn import LeakyReLU, Linear
+from npgan.nn import LeakyReLU, Linear, Parameter
+from npgan.optim import SGD
 from npgan.train import GANTrainer
 
 CFG = GANConfig(latent_dim=3, g_hidden=(5, 6, 4), d_hidden=(6, 5), image_dim=4)
@@ -48,6 +49,31 @@ def test_linear_without_input_grad_keeps_weight_grads_and_returns_none():
     with pytest.raises(KeyError), layer.without_input_grad():
         raise KeyError                                          # restored after an error too
     assert layer.input_grad
+
+
+def test_lazy_zero_grad_reads_as_zeros_and_lets_a_product_be_written_in():
+    rng = np.random.default_rng(2)
+    p = Parameter(rng.standard_normal((4, 3)))
+    a, b = rng.standard_normal((4, 5)), rng.standard_normal((5, 3))
+    p.grad[...] = 7.0
+    p.zero_grad()
+    assert not p.grad.any()                                 # zeros, once read
+    p.grad[...] = 7.0
+    p.zero_grad()
+    p.add_matmul(a, b)                                      # written over the stale 7s
+    assert np.allclose(p.grad, a @ b)
+    p.add_matmul(a, b)                                      # and then accumulated
+    assert np.allclose(p.grad, 2 * (a @ b))
+
+
+def test_optimizer_step_sees_zero_for_a_parameter_no_backward_reached():
+    used, unused = Parameter(np.ones((3, 1))), Parameter(np.ones((2, 1)))
+    opt = SGD([used, unused], lr=1.0)
+    used.grad[...] = unused.grad[...] = 5.0                 # stale gradients from before
+    opt.zero_grad()
+    used.add_matmul(np.ones((3, 1)), np.ones((1, 1)))       # a backward reaches only `used`
+    opt.step()
+    assert not used.data.any() and (unused.data == 1).all()
 
 
 def plain_step(trainer, real, adam_state):

@@ -46,7 +46,7 @@ class Linear(Module):
         """
         x = self.pop_cache()
         if self.weight.requires_grad:
-            self.weight.grad += x.T @ dout
+            self.weight.add_matmul(x.T, dout)  # grad += x.T @ dout, without a temporary
         if self.bias is not None and self.bias.requires_grad:
             self.bias.grad += dout.sum(axis=0)
         return dout @ self.weight.data.T if self.input_grad else None
