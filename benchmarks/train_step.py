@@ -132,6 +132,9 @@ def main():
     p.add_argument("--steps", type=int, default=30, help="steps per timed run")
     p.add_argument("--backend", choices=BACKENDS, default="numpy",
                    help="where npgan runs: numpy (CPU) or cupy (GPU; PyTorch then uses CUDA)")
+    p.add_argument("--torch-threads", type=int, default=None, metavar="N",
+                   help="PyTorch's CPU threads (default: its own choice, one per core); "
+                        "NumPy's BLAS threads are set by OPENBLAS_NUM_THREADS before the run")
     args = p.parse_args()
     try:
         xp = load_backend(args.backend)
@@ -143,6 +146,8 @@ def main():
     contenders = {"npgan": lambda b: npgan_stepper(b, xp), "floor": lambda b: floor_stepper(b, xp)}
     try:
         import torch
+        if args.torch_threads:
+            torch.set_num_threads(args.torch_threads)
         device = "cuda" if args.backend == "cupy" else "cpu"
         if device == "cpu" or torch.cuda.is_available():
             contenders["pytorch"] = lambda b: torch_stepper(b, device)
@@ -153,8 +158,10 @@ def main():
             torch_note = f"PyTorch {torch.__version__} has no CUDA here: skipped"
     except ImportError:
         torch_note = "PyTorch not installed (pip install 'npgan[bench]'): skipped"
+    blas = os.environ.get("OPENBLAS_NUM_THREADS", "unset: one per core")
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"NumPy {np.__version__}, npgan on {args.backend}; {torch_note}")
+          f"NumPy {np.__version__} (OPENBLAS_NUM_THREADS {blas}), npgan on {args.backend}; "
+          f"{torch_note}")
 
     for batch in args.batch_sizes:
         steppers = {name: make(batch) for name, make in contenders.items()}
