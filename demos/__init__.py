@@ -4,8 +4,8 @@
 One BLAS thread by default (a user's own setting wins), because OpenBLAS threads that
 spin-wait for a core collapse when anything else runs: measured on 2 cores with one other busy
 process, 2.6 steps/s with two BLAS threads against 28.9 with one. On a quiet machine two
-threads are faster (about 19 against 23 ms per step on 2 cores): run with
-``OPENBLAS_NUM_THREADS=2`` when nothing else needs the cores. This must run before NumPy is
+threads are faster (see benchmarks/README.md): run with ``OPENBLAS_NUM_THREADS=2`` when
+nothing else needs the cores. This must run before NumPy is
 imported, which it does for ``python -m npgan.demos.<name>``.
 """
 

@@ -2,8 +2,8 @@
 
 ``step()`` is the only code in npgan that changes a weight. An optimizer first packs its
 parameters into one contiguous buffer (``pack_parameters``: every ``p.data`` and ``p.grad``
-becomes a view into it), so each update below is a handful of whole-array operations over all
-weights at once, written in place into reused scratch memory: no Python loop over layers and no
+becomes a view into it), so each update below is a handful of array operations over all
+weights at once, written in place into reused scratch memory: no per-layer update code and no
 large temporary arrays per step. Hyperparameter defaults are PyTorch's.
 
 Speed: the update of the default GAN's 2M weights is ~12 element-wise passes, each over
@@ -11,7 +11,7 @@ arrays of 8 MB, which would stream from main memory on every pass. ``step()`` in
 ``update`` on one chunk of 128K elements at a time (0.5 MB per array), so that after the first
 pass the chunk's arrays are in cache. Measured on the default GAN (2 cores): the optimizer's
 share of a training step fell from 9.7 to 7.8 ms. (Splitting the work over threads was tried
-and measured slower: the BLAS threads already hold the other core.)
+and measured slower: the BLAS threads already hold the other core; benchmarks/README.md.)
 """
 
 import numpy as np
@@ -29,6 +29,10 @@ class Optimizer:
     ``self.data`` and ``self.grad`` are the flat buffers behind every parameter; the state
     arrays named in ``state_names`` (momentum, moments) are flat arrays of the same size.
     Subclasses write ``update(i)``, the rule applied to the slice ``i`` of every flat array.
+    ``step()`` calls it once per chunk, so a rule must be element-wise: one that needs a
+    quantity over all weights (a gradient norm, for clipping) must compute it in ``step()``.
+    Between ``zero_grad()`` and ``step()``, ``self.grad`` may hold stale values (zeroing is
+    lazy, see ``Parameter``); read gradients through each ``p.grad``.
     """
 
     state_names = ()

@@ -140,6 +140,9 @@ class StrictArray:
     def __abs__(self):
         return wrap(np.abs(self.a))
 
+    def __invert__(self):
+        return wrap(~self.a)
+
 
 def _function(np_func):
     """np_func on unwrapped arguments; an ``out=`` StrictArray is written in place."""

@@ -1,8 +1,10 @@
 """The speed-ups in the training step compute exactly what the plain textbook code computes.
 
-Each fast path (see benchmarks/README.md) is checked against the straightforward version:
+Fast paths (see benchmarks/README.md) checked against the straightforward version:
 LeakyReLU's cached slope against np.where, a Linear that skips dL/dx against a full backward,
-and a whole optimized GANTrainer step against a step written as plainly as possible.
+lazy zeroing against eager zeros, and whole optimized GANTrainer steps against steps written
+as plainly as possible. (BatchNorm's rewritten backward is covered by the gradient checks,
+the chunked optimizer update by tests/test_optim.py.)
 """
 
 import numpy as np
@@ -17,7 +19,7 @@ from npgan.train import GANTrainer
 CFG = GANConfig(latent_dim=3, g_hidden=(5, 6, 4), d_hidden=(6, 5), image_dim=4)
 
 
-@pytest.mark.parametrize("slope", [0.0, 0.01, 0.2, 1.0, 3.0])
+@pytest.mark.parametrize("slope", [0.0, 0.01, 0.2, 0.3, 1.0, 1.0004, 3.0, -0.5])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_leaky_relu_equals_the_where_definition(slope, dtype):
     rng = np.random.default_rng(0)
@@ -76,21 +78,34 @@ def test_optimizer_step_sees_zero_for_a_parameter_no_backward_reached():
     assert not used.data.any() and (unused.data == 1).all()
 
 
-def plain_step(trainer, real, adam_state):
-    """One GAN step written plainly: eager zero_grad, D on real and fake separately, full
-    backward everywhere, and Adam as its formula, one parameter at a time."""
+def zero(net):
+    """Eager zeroing, written out (Module.zero_grad is lazy)."""
+    for p in net.parameters():
+        p.grad[...] = 0
+
+
+def plain_step(trainer, real, labels, adam_state):
+    """One GAN step written plainly: eager zeroing, D on real and fake separately, full
+    backward everywhere (so Linear adds with +=), and Adam as its formula, one parameter at a
+    time. The noise (and fake labels) come from the trainer's generator, as in train_step."""
     G, D, b = trainer.G, trainer.D, real.shape[0]
-    fake = G(trainer.noise(b))
-    D.zero_grad()
-    loss_real, d = bce_with_logits(D(real), 1.0)
-    D.backward(d)
-    loss_fake, d = bce_with_logits(D(fake), 0.0)
-    D.backward(d)
+    z = trainer.noise(b)
+    fake_labels = None if labels is None else trainer.random_labels(b)
+    fake = G(z) if labels is None else G(z, fake_labels)
+
+    def call(x, y):                                         # D(x), or D(x, y) for a cGAN
+        return D(x) if y is None else D(x, y)
+
+    zero(D)
+    loss_real, grad = bce_with_logits(call(real, labels), 1.0)
+    D.backward(grad)
+    loss_fake, grad = bce_with_logits(call(fake, fake_labels), 0.0)
+    D.backward(grad)
     adam(D, adam_state["D"], trainer.settings)
-    G.zero_grad()
-    D.zero_grad()
-    loss_g, d = bce_with_logits(D(fake), 1.0)
-    G.backward(D.backward(d))
+    zero(G)
+    zero(D)
+    loss_g, grad = bce_with_logits(call(fake, fake_labels), 1.0)
+    G.backward(D.backward(grad))
     adam(G, adam_state["G"], trainer.settings)
     return loss_real + loss_fake, loss_g
 
@@ -107,20 +122,51 @@ def adam(net, state, settings):
         p.data[...] -= settings["lr"] * m_hat / (np.sqrt(v_hat) + 1e-8)
 
 
-def test_optimized_step_equals_the_plain_step():
-    """Joint D batch, D's skipped input gradient, input_grad_only in the G step, packed Adam
-    on threads: three steps of each must give the same weights (float64)."""
-    real = np.random.default_rng(5).uniform(-1, 1, (8, CFG.image_dim))
-    fast, plain = (GANTrainer(CFG, seed=4, dtype=np.float64) for _ in range(2))
+STEP_CONFIGS = {
+    "gan": CFG,
+    "cgan": GANConfig(latent_dim=3, g_hidden=(5, 6, 4), d_hidden=(6, 5), image_dim=4,
+                      num_classes=3, embed_dim=2),
+    "gan larger than one optimizer chunk": GANConfig(latent_dim=8, g_hidden=(16, 32, 256),
+                                                     d_hidden=(32, 16), image_dim=784),
+}
+
+
+@pytest.mark.parametrize("name", STEP_CONFIGS)
+def test_optimized_step_equals_the_plain_step(name):
+    """Joint D batch, D's skipped input gradient, input_grad_only in the G step, lazy zeroing
+    with add_matmul, chunked packed Adam: three steps of each must give the same weights."""
+    cfg = STEP_CONFIGS[name]
+    rng = np.random.default_rng(5)
+    real = rng.uniform(-1, 1, (8, cfg.image_dim))
+    labels = rng.integers(0, cfg.num_classes, 8) if cfg.conditional else None
+    fast, plain = (GANTrainer(cfg, seed=4, dtype=np.float64) for _ in range(2))
+    if name.startswith("gan larger"):
+        assert len(fast.opt_g.chunks) > 1
     state = {"G": {}, "D": {}}
     initial = {k: v.copy() for k, v in fast.device_state().items()}
     for _ in range(3):
-        stats = fast.train_step(real)
-        d_loss, g_loss = plain_step(plain, real, state)
+        stats = fast.train_step(real, labels)
+        d_loss, g_loss = plain_step(plain, real, labels, state)
         assert stats["d_loss"] == pytest.approx(d_loss, rel=1e-12)
         assert stats["g_loss"] == pytest.approx(g_loss, rel=1e-12)
     for net in ("G", "D"):
-        for (name, a), (_, b) in zip(getattr(fast, net).named_parameters(),
-                                     getattr(plain, net).named_parameters()):
-            assert not np.allclose(a.data, initial[f"{net}.{name}"]), f"{net}.{name} never moved"
-            assert np.allclose(a.data, b.data, rtol=1e-10, atol=1e-13), f"{net}.{name}"
+        for (key, a), (_, b) in zip(getattr(fast, net).named_parameters(),
+                                    getattr(plain, net).named_parameters()):
+            assert not np.allclose(a.data, initial[f"{net}.{key}"]), f"{net}.{key} never moved"
+            assert np.allclose(a.data, b.data, rtol=1e-10, atol=1e-13), f"{net}.{key}"
+
+
+def test_d_step_skips_the_input_gradient_of_ds_first_layer():
+    """The D step's backward must not compute dL/d(images): D's first Linear returns None."""
+    trainer = GANTrainer(CFG, seed=0, dtype=np.float64)
+    first, returned = trainer.D[0], []
+    original = first.backward
+
+    def spy(dout):
+        returned.append(original(dout))
+        return returned[-1]
+
+    first.backward = spy
+    trainer.train_step(np.random.default_rng(0).uniform(-1, 1, (4, CFG.image_dim)))
+    assert returned[0] is None                              # D step: skipped
+    assert returned[1].shape == (4, CFG.image_dim)          # G step: dL/d(fake) is needed

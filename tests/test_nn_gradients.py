@@ -40,6 +40,8 @@ def test_batchnorm_train_mode_uncentred_input(rng):
 
 def test_batchnorm_eval_mode_uses_running_stats(rng):
     bn = BatchNorm1d(4, dtype=F64)
+    bn.gamma.data[:] = rng.uniform(0.5, 2, 4)
+    bn.beta.data[:] = rng.standard_normal(4)
     bn(5 * rng.standard_normal((16, 4)) + 12)             # give the running stats values
     bn.eval()
     assert_grads_match(bn, 5 * rng.standard_normal((6, 4)) + 12, label="BatchNorm1d (eval)")

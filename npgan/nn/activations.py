@@ -30,9 +30,11 @@ class LeakyReLU(Module):
         # The local slope, 1 where x > 0 and negative_slope elsewhere, serves both passes:
         # y = x * slope and dx = dout * slope. It replaces xp.where(x > 0, x, a * x), which
         # reads the same but is ~10x slower in NumPy (its masked select is not vectorized).
-        slope = (x > 0).astype(x.dtype)
-        slope *= 1 - self.negative_slope
-        slope += self.negative_slope
+        # Built as a * [x <= 0] + [x > 0], so that both values are exact for any slope.
+        positive = x > 0
+        slope = (~positive).astype(x.dtype)
+        slope *= self.negative_slope
+        slope += positive
         self.cache = slope
         return x * slope
 

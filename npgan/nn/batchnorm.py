@@ -42,18 +42,18 @@ class BatchNorm1d(Module):
                                  f"(got {n}): the variance of one example is 0; call .eval() "
                                  "to use the running statistics instead")
             mean = x.mean(axis=0)
-            x_hat = x - mean                            # centred, (N, D)
-            var = (x_hat * x_hat).mean(axis=0)          # biased variance, reusing x - mean
+            xc = x - mean                               # centred, (N, D)
+            var = (xc * xc).mean(axis=0)                # biased variance, reusing x - mean
             m = self.momentum
             self.running_mean *= 1 - m
             self.running_mean += m * mean
             self.running_var *= 1 - m
             self.running_var += (m * n / (n - 1)) * var
         else:
-            x_hat = x - self.running_mean
+            xc = x - self.running_mean
             var = self.running_var
         inv_std = 1 / xp.sqrt(var + self.eps)           # (D,)
-        x_hat *= inv_std                                # (x - mean) / sqrt(var + eps)
+        x_hat = xc * inv_std                            # (x - mean) / sqrt(var + eps)
         self.cache = (x_hat, inv_std, self.training)
         y = self.gamma.data * x_hat
         y += self.beta.data

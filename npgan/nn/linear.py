@@ -56,13 +56,14 @@ class Linear(Module):
         """Within this block, backward computes dW and db but returns None instead of dx.
 
         For a network's first layer when its input is data, as D's images are in the D step:
-        nothing uses dL/dx there, and it is one of the layer's three matrix products.
+        nothing uses dL/dx there, and it is one of the layer's three matrix products. (The
+        opposite of ``npgan.nn.input_grad_only``, which keeps dx and skips the parameters.)
         """
-        self.input_grad = False
+        saved, self.input_grad = self.input_grad, False
         try:
             yield self
         finally:
-            self.input_grad = True
+            self.input_grad = saved
 
     def _check_input(self, x):
         name = f"Linear({self.in_features} -> {self.out_features})"

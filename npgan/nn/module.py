@@ -22,9 +22,12 @@ class Parameter:
     False, layers skip this parameter's gradient in backward (see ``input_grad_only``).
 
     ``zero_grad()`` is lazy: it records that the gradient is zero, and the zeros are written
-    when ``grad`` is next read. That lets ``add_matmul`` write a layer's first gradient
-    straight into ``grad`` instead of zeroing it and then adding to the zeros: two passes over
-    the weights saved per step, ~1.7 ms of a 23 ms training step for the default GAN.
+    when ``grad`` is next read (or by an optimizer's ``step()``, for a parameter no backward
+    reached). That lets ``add_matmul`` write a layer's first gradient straight over the old
+    values instead of zeroing them and then adding to the zeros: two passes over the weights
+    saved per step (see benchmarks/README.md). So read gradients through ``p.grad``: an array
+    taken before ``zero_grad()``, or an optimizer's flat ``grad`` buffer, may still hold the
+    old values until then.
     """
 
     def __init__(self, data):
@@ -220,6 +223,7 @@ class Module:
 @contextmanager
 def input_grad_only(module):
     """Within this block, ``module.backward`` returns dL/dx but computes no parameter gradients.
+    (The opposite of ``Linear.without_input_grad``.)
 
     The G step needs D's dL/d(input) to reach G, but D's own weight gradients from that pass
     would be thrown away; skipping them saves a third of D's backward matrix products.
