@@ -76,9 +76,19 @@ def build_parser(prog, dataset, default_epochs, description):
     return p
 
 
-def main(argv, *, dataset, load_images, default_epochs, description, class_names=None):
-    """Run a demo. Returns the process exit code: 0 ok, 1 diverged or could not write,
-    2 bad input (flags, data or checkpoint; nothing is written), 130 Ctrl-C."""
+def main(argv, **demo):
+    """Run a demo (``run_demo``). Returns the process exit code: 0 ok, 1 diverged or could
+    not write, 2 bad input (flags, data or checkpoint; nothing is written), 130 Ctrl-C."""
+    try:
+        return run_demo(argv, **demo)
+    except KeyboardInterrupt:       # while starting up or scoring: no training to save
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+
+
+def run_demo(argv, *, dataset, load_images, default_epochs, description, class_names=None):
+    """Parse ``argv``, build or resume the run, train, write the outputs and score them.
+    Ctrl-C during training reports the last good checkpoint (``main`` handles the rest)."""
     parser = build_parser(f"python -m npgan.demos.{dataset}", dataset, default_epochs, description)
     args = parser.parse_args(argv)
     out = args.out or ((os.path.dirname(args.resume) or ".") if args.resume

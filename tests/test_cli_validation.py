@@ -114,3 +114,20 @@ def test_from_the_command_line_no_traceback(workdir):
         result = run_cli(*command, cwd=workdir)
         assert result.returncode == 2, result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("where", ["scale_images", "report_metrics"])
+def test_ctrl_c_outside_training_exits_130_without_a_traceback(workdir, capsys, monkeypatch,
+                                                              where):
+    """Ctrl-C while the run starts up (scale_images, before any output) or while samples are
+    scored (report_metrics, after the outputs are written) ends with exit code 130 and one
+    line, not a traceback."""
+    import npgan.demos.common as common
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(common, where, interrupt)
+    code, _, err = demo(capsys, "--data-dir", "data", "--quiet", "--max-steps", "2",
+                        "--batch-size", "16", "--eval-samples", "10")
+    assert code == 130
+    assert err.strip().endswith("interrupted") and "Traceback" not in err
