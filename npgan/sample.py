@@ -24,14 +24,23 @@ from npgan.plots import save_image_grid
 from npgan.run import load_run
 
 CLASS_NAMES = {"mnist": MNIST_CLASSES, "fashion_mnist": FASHION_MNIST_CLASSES}
+# The most images one output may hold: a grid past 10,000 is unreadable, and 1,000,000 images
+# in a .npy are 3 GB. G runs on BATCH images at a time, so memory is the output's alone.
+MAX_IMAGES = {".png": 10_000, ".npy": 1_000_000}
+BATCH = 1_000
 
 
 def generate(trainer, z, labels=None):
     """G's images for noise z (n, latent_dim) [and labels (n,)]: (n, side, side) in [0, 1],
     as a NumPy array whatever the trainer's backend."""
-    images = to_host(trainer.sample(z.astype(trainer.dtype), labels))
     side = int(round(np.sqrt(trainer.cfg.image_dim)))
-    return ((images + 1) / 2).reshape(len(z), side, side)
+    out = np.empty((len(z), side, side), dtype=np.float32)
+    for a in range(0, len(z), BATCH):
+        part = slice(a, a + BATCH)
+        images = to_host(trainer.sample(z[part].astype(trainer.dtype),
+                                        None if labels is None else labels[part]))
+        out[part] = ((images + 1) / 2).reshape(-1, side, side)
+    return out
 
 
 def noise(trainer, n, rng):
@@ -74,7 +83,8 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="a checkpoint.npz written by a demo")
     p.add_argument("-n", type=int, default=None,
-                   help="number of samples (default 64; a conditional class grid: 10 per class)")
+                   help="number of samples (default 64; a conditional class grid: 10 per class; "
+                        "at most 10,000 in a .png, 1,000,000 in a .npy)")
     p.add_argument("-o", "--output", default="samples.png",
                    help="output file: .png for a grid, .npy for the raw array in [0, 1] "
                         "(default samples.png)")
@@ -110,11 +120,18 @@ def main(argv=None):
             p.error(f"--label must be a class from 0 to {trainer.cfg.num_classes - 1}, "
                     f"got {args.label}")
 
+    k = trainer.cfg.num_classes if trainer.conditional and args.label is None else 1
+    default = 10 * trainer.cfg.num_classes if trainer.conditional else 64
+    total = ((k if trainer.conditional else args.n or 8) * args.steps if args.interpolate
+             else k * -(-(args.n or default) // k))
+    if total > MAX_IMAGES[ext]:
+        p.error(f"that asks for {total:,} images; a {ext} output holds at most "
+                f"{MAX_IMAGES[ext]:,} (lower -n or --steps)")
+
     rng = np.random.default_rng(args.seed)
     if args.interpolate:
         images, rows = interpolate(trainer, args.steps, args.n or 8, args.label, rng)
     else:
-        default = 10 * trainer.cfg.num_classes if trainer.conditional else 64
         images, rows = draw(trainer, args.n or default, args.label, rng)
     names = CLASS_NAMES.get(info.get("dataset"), None)
     row_labels = None

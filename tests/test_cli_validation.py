@@ -92,6 +92,12 @@ SAMPLE_CASES = {   # name: (arguments, what the message must say); CKPT is a goo
     "missing output folder": (["CKPT", "-o", "nowhere/grid.png"],
                               "error: cannot write nowhere/grid.png: folder "),
     "images not square": (["SQUARE"], "its images of 50 pixels are not square"),
+    "too many for a grid": (["CKPT", "-n", "10001"],
+                            "that asks for 10,001 images; a .png output holds at most 10,000"),
+    "too many for an array": (["CKPT", "-n", str(10 ** 9), "-o", "a.npy"],
+                              "a .npy output holds at most 1,000,000"),
+    "interpolation too long": (["CKPT", "--interpolate", "--steps", "2000"],
+                               "that asks for 16,000 images"),
 }
 
 
@@ -103,6 +109,17 @@ def test_sample_rejects(workdir, capsys, checkpoint, not_square, case):
     assert code == 2
     assert message in err
     assert sorted(p.name for p in workdir.iterdir()) == ["afile", "data"]   # nothing written
+
+
+def test_sample_draws_in_batches_the_images_one_pass_draws(checkpoint, monkeypatch):
+    import npgan.sample as sample_module
+    from npgan.run import load_run
+    trainer = load_run(checkpoint)[0]
+    z = np.random.default_rng(0).standard_normal((20, trainer.cfg.latent_dim))
+    whole = sample_module.generate(trainer, z)
+    monkeypatch.setattr(sample_module, "BATCH", 7)                  # 3 batches: 7, 7, 6
+    assert np.allclose(sample_module.generate(trainer, z), whole, atol=1e-6)
+    assert whole.shape == (20, 28, 28) and whole.dtype == np.float32
 
 
 def test_from_the_command_line_no_traceback(workdir):
