@@ -18,6 +18,9 @@ import numpy as np
 META_KEY = "__meta__"
 # MemoryError: an array header claiming terabytes (numpy allocates before it reads the data)
 _READ_ERRORS = (zipfile.BadZipFile, EOFError, OSError, ValueError, MemoryError)
+# The most a checkpoint may unpack to. The default GAN's is ~25 MB; the limit stops a crafted
+# file (a "zip bomb": a few KB that inflate to terabytes) before it is decompressed.
+MAX_UNPACKED_BYTES = 2 ** 32
 
 
 class CheckpointError(ValueError):
@@ -123,6 +126,12 @@ def load_checkpoint(path):
             raise CheckpointError(f"{bad} (it holds a single .npy array, not an .npz archive)")
         arrays = {}
         with data:
+            unpacked = sum(info.file_size for info in data.zip.infolist())
+            if unpacked > MAX_UNPACKED_BYTES:
+                raise CheckpointError(
+                    f"{path} would unpack to {unpacked / 2 ** 30:.1f} GiB, more than the "
+                    f"{MAX_UNPACKED_BYTES / 2 ** 30:.0f} GiB any npgan checkpoint needs; "
+                    "it is not read")
             for name in data.files:
                 try:
                     arrays[name] = data[name]

@@ -67,6 +67,23 @@ def test_array_header_claiming_terabytes(tmp_path):
         load_checkpoint(path)
 
 
+def test_zip_bomb_is_refused_before_it_is_unpacked(tmp_path):
+    """Two members whose zip directory declares 3.75 GiB each (a few bytes on disk): the
+    declared total is over the limit, so nothing is decompressed."""
+    path = tmp_path / "bomb.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name in ("a.npy", "b.npy"):
+            zf.writestr(name, b"x" * 10)
+    raw = bytearray(path.read_bytes())
+    entry = raw.find(b"PK\x01\x02")                       # the central directory's entries
+    while entry != -1:
+        raw[entry + 24:entry + 28] = (0xF0000000).to_bytes(4, "little")   # uncompressed size
+        entry = raw.find(b"PK\x01\x02", entry + 4)
+    path.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match=r"bomb.npz would unpack to 7.5 GiB, more than"):
+        load_checkpoint(path)
+
+
 def _touch(path):                                 # what the canary runs if ever unpickled
     open(path, "w").close()
 
