@@ -127,9 +127,11 @@ def time_steps(step, steps, wait):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
-    p.add_argument("--repeats", type=int, default=7, help="timed runs per contender (median taken)")
-    p.add_argument("--steps", type=int, default=30, help="steps per timed run")
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256], metavar="B",
+                   help="batch sizes to time (default 64 256)")
+    p.add_argument("--repeats", type=int, default=7,
+                   help="timed runs per contender, median taken (default 7)")
+    p.add_argument("--steps", type=int, default=30, help="steps per timed run (default 30)")
     p.add_argument("--backend", choices=BACKENDS, default="numpy",
                    help="where npgan runs: numpy (CPU) or cupy (GPU; PyTorch then uses CUDA)")
     p.add_argument("--torch-threads", type=int, default=None, metavar="N",
