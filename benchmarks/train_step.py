@@ -138,6 +138,10 @@ def main():
                    help="PyTorch's CPU threads (default: its own choice, one per core); "
                         "NumPy's BLAS threads are set by OPENBLAS_NUM_THREADS before the run")
     args = p.parse_args()
+    if min(args.batch_sizes) < 2:
+        p.error("--batch-sizes must be at least 2 (BatchNorm needs two examples)")
+    if args.repeats < 1 or args.steps < 1:
+        p.error("--repeats and --steps must be at least 1")
     try:
         xp = load_backend(args.backend)
     except BackendError as e:
