@@ -39,8 +39,7 @@ def positive(kind):
 
 
 def build_parser(prog, dataset, default_epochs, description):
-    p = argparse.ArgumentParser(prog=prog, description=description,
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("--epochs", type=positive(int), default=None,
                    help=f"passes over the training set (default {default_epochs}; "
                         "a resumed run keeps its own unless given)")
@@ -54,7 +53,8 @@ def build_parser(prog, dataset, default_epochs, description):
                    help=f"seed of weights, noise and shuffling (default {DEFAULTS['seed']})")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
                    help="adam (lr, betas 0.5/0.999) or rmsprop (default adam)")
-    p.add_argument("--out", default=None, help=f"output folder (default runs/{dataset}/)")
+    p.add_argument("--out", default=None, help=f"output folder (default runs/{dataset}/, or runs/{dataset}_conditional/ "
+                        "with --conditional)")
     p.add_argument("--max-steps", type=positive(int), default=None,
                    help="stop after this many training steps in total, counting resumed ones")
     p.add_argument("--checkpoint-every", type=positive(int), default=None, metavar="STEPS",

@@ -8,11 +8,14 @@ cross-entropy and Adam, the learning rate following a cosine from --lr down to 0
 epochs. Everything random (weights, dropout masks, shuffling) comes from --seed, so the same
 command writes the same weights. The 10,000 test images are used once, at the end, to measure
 the accuracy that is printed and saved with the weights (no model selection on them).
-Writes npgan/datasets/classifiers/DATASET.npz unless --out says otherwise.
+Writes runs/classifiers/DATASET.npz (or --out). With --install it replaces the classifier that
+ships with npgan (npgan/datasets/classifiers/DATASET.npz), which npgan.metrics uses; the
+shipped ones were made with the default settings.
 """
 
 import argparse
 import math
+import os
 import sys
 import time
 
@@ -53,15 +56,18 @@ def train(x, y, *, hidden=HIDDEN, epochs, batch_size=128, lr=1e-3, dropout=0.3, 
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m npgan.demos.train_classifier",
-                                description=__doc__.split("\n")[0],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--dataset", choices=DATASETS, default="mnist")
-    p.add_argument("--epochs", type=int, default=None, help="default: 30")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam's starting learning rate")
-    p.add_argument("--dropout", type=float, default=0.3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=None, help="weights file (default: the shipped one)")
+                                description=__doc__.split("\n")[0])
+    p.add_argument("--dataset", choices=DATASETS, default="mnist", help="data to train on (default mnist)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default 30)")
+    p.add_argument("--batch-size", type=int, default=128, help="examples per step (default 128)")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam's starting learning rate (default 1e-3)")
+    p.add_argument("--dropout", type=float, default=0.3, help="dropout rate of the hidden layers (default 0.3)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights, dropout and shuffling (default 0)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--out", default=None,
+                       help="weights file (default runs/classifiers/DATASET.npz)")
+    where.add_argument("--install", action="store_true",
+                       help="replace the classifier that ships with npgan (used by npgan.metrics)")
     p.add_argument("--data-dir", default=None, help="read the IDX files from this folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
@@ -86,8 +92,10 @@ def main(argv=None):
     clf = Classifier(model, info)
     info["train_accuracy"] = float((clf.predict(scale_images(train_images)) == train_labels).mean())
     info["test_accuracy"] = float((clf.predict(scale_images(test_images)) == test_labels).mean())
-    out = args.out or weights_path(args.dataset)
+    out = (weights_path(args.dataset) if args.install
+           else args.out or os.path.join("runs", "classifiers", f"{args.dataset}.npz"))
     try:
+        os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
         save_classifier(out, model, info)
     except OSError as e:
         print(f"error: {e}", file=sys.stderr)

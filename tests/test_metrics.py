@@ -158,3 +158,21 @@ def test_evaluate_cli(tmp_path, capsys):
     (tmp_path / "bad.npz").write_bytes(b"not a zip")
     assert evaluate_main([str(tmp_path / "bad.npz")]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_retraining_a_classifier_leaves_the_shipped_one_alone(tmp_path, monkeypatch):
+    """train_classifier writes runs/classifiers/DATASET.npz by default; only --install would
+    replace the file that ships with npgan and that every evaluation uses."""
+    import hashlib
+    from npgan.demos.train_classifier import main
+    from small_runs import write_data_dir, write_idx, mnist_test_split
+    shipped = weights_path("mnist")
+    before = hashlib.sha256(shipped.read_bytes()).hexdigest()
+    data = write_data_dir(tmp_path / "data", n=64)
+    images, labels = mnist_test_split()
+    write_idx(data / "t10k-images-idx3-ubyte", images[:32])
+    write_idx(data / "t10k-labels-idx1-ubyte", labels[:32])
+    monkeypatch.chdir(tmp_path)
+    assert main(["--epochs", "1", "--batch-size", "16", "--data-dir", "data", "--quiet"]) == 0
+    assert (tmp_path / "runs" / "classifiers" / "mnist.npz").stat().st_size > 100_000
+    assert hashlib.sha256(shipped.read_bytes()).hexdigest() == before
