@@ -32,8 +32,9 @@ def atomic_write(path, write):
 
     The folder of ``path`` must exist (no folders are created: a typo in a run directory
     should fail loudly). On any exception the temporary file is removed, the previous file
-    at ``path`` is untouched, and the exception propagates. Returns ``path``. Like any
-    ``tempfile.mkstemp`` file, the result is readable by its owner only (mode 0o600).
+    at ``path`` is untouched, and the exception propagates. Returns ``path``. The file gets the
+    permissions a plain ``open(path, "w")`` would give (0o666 less the umask), not the
+    owner-only 0o600 of ``tempfile.mkstemp``.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -41,6 +42,8 @@ def atomic_write(path, write):
         raise FileNotFoundError(f"cannot write {path}: folder {folder} does not exist")
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
     try:
+        if os.name == "posix":
+            os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -57,6 +60,13 @@ def atomic_write(path, write):
         finally:
             os.close(dir_fd)
     return path
+
+
+def _umask():
+    """The process's umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _write_npz(fileobj, arrays):

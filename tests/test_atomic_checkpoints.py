@@ -171,3 +171,16 @@ def test_ctrl_c_during_training_exits_cleanly(tmp_path):
     trainer, history, _ = load_run(path)
     assert trainer.step == int(m[3]) and len(history["g_loss"]) == trainer.step
     assert not list(path.parent.glob(".*.tmp"))
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_written_files_get_the_permissions_the_umask_allows(tmp_path, umask):
+    """Not mkstemp's owner-only 0o600: a checkpoint or PNG is shared like any file the user
+    writes (0o644 under the usual umask 022)."""
+    old = os.umask(umask)
+    try:
+        ckpt.atomic_write(tmp_path / "f.bin", lambda f: f.write(b"x"))
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.bin").stat().st_mode & 0o777 == 0o666 & ~umask
