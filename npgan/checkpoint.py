@@ -128,6 +128,10 @@ def load_checkpoint(path):
     except OSError as e:                           # a folder, no permission, ...
         raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror}") from e
     with f:                                        # we close it, even if numpy fails
+        head = f.read(6)
+        f.seek(0)
+        if not head.startswith((b"PK", b"\x93NUMPY")):  # numpy would call it pickled data
+            raise CheckpointError(f"{bad} (it is not an .npz archive)")
         try:
             data = np.load(f, allow_pickle=False)
         except _READ_ERRORS as e:
