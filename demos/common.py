@@ -72,6 +72,9 @@ def build_parser(prog, dataset, default_epochs, description):
     p.add_argument("--eval-samples", type=number(int, strict=False), default=10000, metavar="N",
                    help="at the end, score N samples with the shipped classifier and write "
                         "metrics.json (0: skip; default 10000, about 10 s)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="start a new run in an --out folder that already holds one (its "
+                        "checkpoint and outputs are replaced)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
@@ -95,6 +98,11 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
                        else os.path.join("runs", dataset + ("_conditional" if args.conditional else "")))
     if os.path.exists(out) and not os.path.isdir(out):
         parser.error(f"--out {out} is a file, not a folder")
+    previous = os.path.join(out, "checkpoint.npz")
+    if not args.resume and not args.overwrite and os.path.exists(previous):
+        parser.error(f"{out} already holds a run ({previous}); continue it with --resume "
+                     f"{previous}, start another with --out FOLDER, or replace it with "
+                     "--overwrite")
     try:
         if args.resume:                 # checkpoints hold host arrays: any backend may resume
             trainer, history, info = load_run(args.resume, backend=args.backend)

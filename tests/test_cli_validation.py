@@ -148,3 +148,16 @@ def test_ctrl_c_outside_training_exits_130_without_a_traceback(workdir, capsys, 
                         "--batch-size", "16", "--eval-samples", "10")
     assert code == 130
     assert err.strip().endswith("interrupted") and "Traceback" not in err
+
+
+def test_a_new_run_does_not_overwrite_a_finished_one_unless_asked(workdir, capsys):
+    args = ["--data-dir", "data", "--quiet", "--max-steps", "2", "--batch-size", "16",
+            "--out", "run"]
+    assert demo(capsys, *args)[0] == 0
+    checkpoint = workdir / "run" / "checkpoint.npz"
+    before = checkpoint.read_bytes()
+    code, _, err = demo(capsys, *args, "--seed", "7")
+    assert code == 2 and "run already holds a run" in err and "--overwrite" in err
+    assert checkpoint.read_bytes() == before                        # untouched
+    assert demo(capsys, *args, "--seed", "7", "--overwrite")[0] == 0
+    assert checkpoint.read_bytes() != before
