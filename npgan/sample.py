@@ -83,8 +83,11 @@ def main(argv=None):
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="a checkpoint.npz written by a demo")
     p.add_argument("-n", type=int, default=None,
-                   help="number of samples (default 64; a conditional class grid: 10 per class; "
-                        "at most 10,000 in a .png, 1,000,000 in a .npy)")
+                   help="number of samples (default 64; at most 10,000 in a .png, 1,000,000 "
+                        "in a .npy). A conditional checkpoint without --label draws a class grid "
+                        "of -n rounded up to whole columns (default 10 per class). With "
+                        "--interpolate: rows of a plain GAN (default 8); a conditional one draws "
+                        "a row per class")
     p.add_argument("-o", "--output", default="samples.png",
                    help="output file: .png for a grid, .npy for the raw array in [0, 1] "
                         "(default samples.png)")
