@@ -7,6 +7,7 @@ one shipped for the dataset the checkpoint was trained on (MNIST unless it says 
 """
 
 import argparse
+import os
 import sys
 
 from npgan.checkpoint import CheckpointError
@@ -27,6 +28,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.n < 2:
         p.error(f"-n must be at least 2, got {args.n}")
+    if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
+        p.error(f"--json {args.json}: its folder does not exist")
     try:
         trainer, _, info = load_run(args.checkpoint)
     except (CheckpointError, FileNotFoundError) as e:

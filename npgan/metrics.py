@@ -192,6 +192,7 @@ def evaluate(trainer, dataset="mnist", n=10000, seed=0, *, classifier=None, data
     real = figures(test_probs[real_idx], frechet_to_test(train_feats), ref_shares,
                    labels=test_labels[real_idx])
     real["n"] = len(real_idx)
+    real["n_train"] = len(train_idx)
 
     return {"dataset": dataset, "n": n, "seed": seed, "conditional": conditional,
             "step": int(getattr(trainer, "step", 0)),
@@ -222,7 +223,8 @@ def format_metrics(d):
     lines.append("class shares (%)   " + "".join(f"{k:>6d}" for k in range(10)))
     for name, row in (("generated", gen), ("real", real)):
         lines.append(f"  {name:17}" + "".join(f"{100 * s:>6.1f}" for s in row["class_shares"]))
-    lines.append("(real Frechet distance: n training images against the test images)")
+    lines.append(f"(real Frechet distance: {real.get('n_train', real['n']):,} training images "
+                 "against the test images)")
     return "\n".join(lines)
 
 
