@@ -17,6 +17,7 @@ from npgan.demos.mnist import DESCRIPTION
 from npgan.idx import write_idx
 from npgan.models import GANConfig
 from npgan.sample import main as sample_main
+from npgan.train import GANTrainer
 
 SMALL = GANConfig(latent_dim=16, g_hidden=(32, 64), d_hidden=(64, 32))
 INFO = {"dataset": "mnist", "batch_size": 32, "epochs": 2}   # what the demo saves, for a Run
@@ -105,3 +106,13 @@ def assert_same_checkpoint(a, b):
     assert not differ, f"arrays differ: {differ}"
     assert meta_a == meta_b
     assert np.asarray(arrays_a["history.d_loss"]).shape == (meta_a["step"],)
+
+
+def small_checkpoint(folder, cfg=SMALL, labels=None):
+    """Train a 2-step run of ``cfg`` (64 MNIST images, batch 32, no plots) into ``folder``;
+    returns the path of its checkpoint."""
+    with pytest.MonkeyPatch.context() as mp:
+        skip_plots(mp)
+        npgan.run.Run(GANTrainer(cfg, seed=1), small_images(64), str(folder), batch_size=32,
+                      epochs=1, quiet=True, info=INFO, labels=labels).train()
+    return folder / "checkpoint.npz"

@@ -8,9 +8,8 @@ import pytest
 
 from npgan.checkpoint import save_checkpoint
 from npgan.models import GANConfig
-from npgan.run import Run
 from npgan.train import HISTORY_KEYS, GANTrainer
-from small_runs import (INFO, SMALL, demo, run_cli, sample, skip_plots, small_images,
+from small_runs import (demo, run_cli, sample, small_checkpoint,
                         write_data_dir)
 
 DEMO_CASES = {   # name: (flags, what the message must say)
@@ -61,12 +60,7 @@ def test_demo_rejects(workdir, capsys, case):
 
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    with pytest.MonkeyPatch.context() as mp:
-        skip_plots(mp)
-        Run(GANTrainer(SMALL, seed=1), small_images(64), str(out), batch_size=32, epochs=1,
-            quiet=True, info=INFO).train()
-    return out / "checkpoint.npz"
+    return small_checkpoint(tmp_path_factory.mktemp("run"))
 
 
 @pytest.fixture(scope="module")

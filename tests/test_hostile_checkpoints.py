@@ -16,7 +16,7 @@ from npgan.models import GANConfig
 from npgan.run import Run, load_run
 from npgan.train import GANTrainer
 from small_runs import (INFO, SMALL, demo, mnist_test_split, no_plots,  # noqa: F401
-                        run_cli, sample, skip_plots, small_images)
+                        run_cli, sample, skip_plots, small_checkpoint, small_images)
 from test_checkpoint import META, sample_arrays
 
 # ---- files that are not checkpoints at all -------------------------------------------------
@@ -126,12 +126,7 @@ def test_bad_meta(tmp_path, meta, match):
 @pytest.fixture(scope="module")
 def good(tmp_path_factory):
     """A checkpoint of a 2-step run of the small GAN."""
-    out = tmp_path_factory.mktemp("good")
-    with pytest.MonkeyPatch.context() as mp:
-        skip_plots(mp)
-        Run(GANTrainer(SMALL, seed=1), small_images(64), str(out), batch_size=32, epochs=1,
-            quiet=True, info=INFO).train()
-    return out / "checkpoint.npz"
+    return small_checkpoint(tmp_path_factory.mktemp("good"))
 
 
 def set_weight(name, make):
@@ -236,14 +231,9 @@ def test_from_the_command_line_no_traceback(good, tmp_path):
 @pytest.fixture(scope="module")
 def good_cgan(tmp_path_factory):
     """A checkpoint of a 2-step run of a small conditional GAN (10 classes)."""
-    out = tmp_path_factory.mktemp("good-cgan")
     cfg = GANConfig(latent_dim=8, g_hidden=(16, 32), d_hidden=(32,), num_classes=10)
     labels = mnist_test_split()[1][:64].astype(np.int64)
-    with pytest.MonkeyPatch.context() as mp:
-        skip_plots(mp)
-        Run(GANTrainer(cfg, seed=1), small_images(64), str(out), batch_size=32, epochs=1,
-            quiet=True, info=INFO, labels=labels).train()
-    return out / "checkpoint.npz"
+    return small_checkpoint(tmp_path_factory.mktemp("good-cgan"), cfg, labels)
 
 
 @pytest.mark.parametrize("damage, message", [
