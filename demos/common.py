@@ -53,8 +53,9 @@ def build_parser(prog, dataset, default_epochs, description):
                    help=f"seed of weights, noise and shuffling (default {DEFAULTS['seed']})")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
                    help="adam (lr, betas 0.5/0.999) or rmsprop (default adam)")
-    p.add_argument("--out", default=None, help=f"output folder (default runs/{dataset}/, or runs/{dataset}_conditional/ "
-                        "with --conditional)")
+    p.add_argument("--out", default=None,
+                   help=f"output folder (default runs/{dataset}/, or "
+                        f"runs/{dataset}_conditional/ with --conditional)")
     p.add_argument("--max-steps", type=positive(int), default=None,
                    help="stop after this many training steps in total, counting resumed ones")
     p.add_argument("--checkpoint-every", type=positive(int), default=None, metavar="STEPS",

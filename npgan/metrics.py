@@ -39,7 +39,6 @@ from npgan.data import load_fashion_mnist, load_mnist, scale_images
 
 LOADERS = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
 COVERED = 0.01                    # a class is "covered" with at least 1% of the samples
-BATCH = 1000
 
 
 def classifier_score(probs):
@@ -139,18 +138,13 @@ def figures(probs, frechet, ref_shares, labels=None):
 
 
 def generate(trainer, n, rng, labels=None):
-    """n images from ``trainer.sample`` (eval mode) in batches of 1000: (n, image_dim), as a
-    NumPy array whatever the trainer's backend.
+    """n images from ``trainer.sample`` (eval mode): (n, image_dim), as a NumPy array whatever
+    the trainer's backend.
 
     labels: None, or (n,) class labels for a conditional trainer.
     """
-    out = []
-    for start in range(0, n, BATCH):
-        stop = min(n, start + BATCH)
-        z = rng.standard_normal((stop - start, trainer.cfg.latent_dim)).astype(trainer.dtype)
-        batch_labels = None if labels is None else labels[start:stop]
-        out.append(to_host(trainer.sample(z, batch_labels)))    # explicit copy off a GPU
-    return np.concatenate(out)
+    z = rng.standard_normal((n, trainer.cfg.latent_dim)).astype(trainer.dtype)
+    return to_host(trainer.sample(z, labels))                   # explicit copy off a GPU
 
 
 def evaluate(trainer, dataset="mnist", n=10000, seed=0, *, classifier=None, data_dir=None):

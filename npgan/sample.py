@@ -25,22 +25,18 @@ from npgan.run import load_run
 
 CLASS_NAMES = {"mnist": MNIST_CLASSES, "fashion_mnist": FASHION_MNIST_CLASSES}
 # The most images one output may hold: a grid past 10,000 is unreadable, and 1,000,000 images
-# in a .npy are 3 GB. G runs on BATCH images at a time, so memory is the output's alone.
+# in a .npy are 3 GB. (GANTrainer.sample runs G on 1,000 at a time.)
 MAX_IMAGES = {".png": 10_000, ".npy": 1_000_000}
-BATCH = 1_000
 
 
 def generate(trainer, z, labels=None):
     """G's images for noise z (n, latent_dim) [and labels (n,)]: (n, side, side) in [0, 1],
     as a NumPy array whatever the trainer's backend."""
     side = int(round(np.sqrt(trainer.cfg.image_dim)))
-    out = np.empty((len(z), side, side), dtype=np.float32)
-    for a in range(0, len(z), BATCH):
-        part = slice(a, a + BATCH)
-        images = to_host(trainer.sample(z[part].astype(trainer.dtype),
-                                        None if labels is None else labels[part]))
-        out[part] = ((images + 1) / 2).reshape(-1, side, side)
-    return out
+    images = to_host(trainer.sample(z.astype(trainer.dtype), labels))
+    images += 1
+    images /= 2                                             # [-1, 1] -> [0, 1], in place
+    return images.reshape(len(z), side, side)
 
 
 def noise(trainer, n, rng):

@@ -152,22 +152,26 @@ class GANTrainer:
         with self.D[0].without_input_grad():
             return self.D.backward(dlogits)
 
-    def sample(self, z, labels=None):
+    def sample(self, z, labels=None, batch_size=1000):
         """Images G(z) (or G(z, labels)) in eval mode, using BatchNorm's running statistics.
 
         z: (n, latent_dim); labels: (n,) ints, required for a conditional GAN and refused for a
         plain one; host arrays are copied to the trainer's backend. Returns (n, image_dim) in
-        [-1, 1], on the backend (``npgan.backend.to_host`` brings them back). Training mode is
-        restored afterwards.
+        [-1, 1], on the backend (``npgan.backend.to_host`` brings them back). G runs on
+        ``batch_size`` rows at a time, so its activations stay small for any n (eval mode makes
+        each row independent of the others). Training mode is restored afterwards.
         """
         if self.conditional != (labels is not None):
             raise ValueError("labels are required for a conditional GAN" if self.conditional
                              else "a plain GAN takes no labels")
         z = to_device(z, self.xp).astype(self.dtype, copy=False)
-        inputs = (z,) + (() if labels is None else (to_device(labels, self.xp),))
+        labels = None if labels is None else to_device(labels, self.xp)
         self.G.eval()
         try:
-            return self.G(*inputs)
+            parts = [call(self.G, z[a:a + batch_size],
+                          None if labels is None else labels[a:a + batch_size])
+                     for a in range(0, max(len(z), 1), batch_size)]
+            return parts[0] if len(parts) == 1 else self.xp.concatenate(parts)
         finally:
             for m in self.G.modules():                          # sampling is not followed by backward
                 m.cache = None
