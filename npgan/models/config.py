@@ -1,0 +1,48 @@
+"""The sizes and constants of a GAN's two networks: everything needed to rebuild them.
+
+A checkpoint stores ``cfg.to_dict()``; ``GANConfig.from_dict`` reads it back and refuses
+fields it does not know.
+"""
+
+from dataclasses import asdict, dataclass, fields
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    """Sizes and constants of a GAN's two networks (everything needed to rebuild them)."""
+
+    latent_dim: int = 100
+    g_hidden: tuple = (128, 256, 512, 1024)
+    d_hidden: tuple = (512, 256)
+    image_dim: int = 784
+    slope: float = 0.2                   # LeakyReLU negative slope
+    bn_eps: float = 1e-5
+    bn_momentum: float = 0.2
+    num_classes: int = 0                 # 0: a plain GAN; 10: a conditional GAN on 10 classes
+    embed_dim: int = 10                  # size of the label embedding (conditional only)
+
+    @property
+    def conditional(self):
+        return self.num_classes > 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "g_hidden", tuple(int(h) for h in self.g_hidden))
+        object.__setattr__(self, "d_hidden", tuple(int(h) for h in self.d_hidden))
+        for name in ("latent_dim", "image_dim"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"GANConfig: {name} must be a positive integer, got {getattr(self, name)}")
+        if not self.g_hidden or not self.d_hidden or min(self.g_hidden + self.d_hidden) < 1:
+            raise ValueError("GANConfig: g_hidden and d_hidden must be non-empty lists of positive sizes")
+
+    def to_dict(self):
+        d = asdict(self)
+        d["g_hidden"], d["d_hidden"] = list(self.g_hidden), list(self.d_hidden)
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"GANConfig: unknown fields {unknown}")
+        return cls(**d)
