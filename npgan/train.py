@@ -7,7 +7,8 @@ A step (Goodfellow et al. 2014, with the non-saturating generator loss):
     G step:  L_G = BCE(D(fake), 1) = -mean log D(G(z))        update G only, through the new D
 
 The G step's gradient flows back through D into G; D's parameter gradients from that pass
-are never applied (only G's optimizer steps) and are not even computed (input_grad_only).
+are never applied (only G's optimizer steps). ``GANTrainer.plain_step`` is this step as
+written here; ``fast_step`` beside it computes the same numbers with less work.
 
 A conditional GAN runs the same step with labels: G draws fakes for random labels, and D sees
 real images with their true labels and fakes with the labels they were generated for.
@@ -26,16 +27,17 @@ HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
 OPTIMIZERS = ("adam", "rmsprop")
 
 
-def make_optimizer(name, params, lr, betas):
-    """``adam``: Adam(lr, betas) as in DCGAN.  ``rmsprop``: RMSprop(lr) with PyTorch's alpha."""
+def make_optimizer(name, params, lr, betas, *, fast=False):
+    """``adam``: Adam(lr, betas) as in DCGAN.  ``rmsprop``: RMSprop(lr) with PyTorch's alpha.
+    ``fast``: the optimizers' fast path (packed, chunked, in place; see npgan.optim)."""
     if name == "adam":
-        return Adam(params, lr=lr, betas=betas)
+        return Adam(params, lr=lr, betas=betas, fast=fast)
     if name == "rmsprop":
-        return RMSprop(params, lr=lr)
+        return RMSprop(params, lr=lr, fast=fast)
     raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
-def call(net, x, labels):
+def forward(net, x, labels):
     """net(x), or net(x, labels) for a conditional network (labels not None)."""
     return net(x) if labels is None else net(x, labels)
 
@@ -54,12 +56,15 @@ class GANTrainer:
     ``backend`` ("numpy", "cupy" or a module; see ``npgan.backend``) is where the weights,
     gradients, optimizer state and noise live. Training data may be passed from the host; it
     is copied to the device one batch at a time.
+
+    ``fast`` (default True) selects ``fast_step`` and the optimizers' fast path; with False,
+    the trainer runs the plain textbook step and the optimizers' plain rules.
     """
 
     def __init__(self, cfg=GANConfig(), *, lr=2e-4, betas=(0.5, 0.999), optimizer="adam",
-                 seed=0, dtype=np.float32, backend="numpy"):
+                 seed=0, dtype=np.float32, backend="numpy", fast=True):
         self.xp = load_backend(backend)        # first: a missing GPU is reported before any work
-        self.cfg, self.dtype = cfg, dtype
+        self.cfg, self.dtype, self.fast = cfg, dtype, fast
         self.settings = {"lr": lr, "betas": list(betas), "optimizer": optimizer, "seed": seed}
         init_rng = np.random.default_rng([seed, 0])
         # Built on the host from one seeded Generator, so every backend starts from the same
@@ -68,17 +73,16 @@ class GANTrainer:
         self.G.to(self.xp)
         self.D.to(self.xp)
         self.conditional = cfg.conditional
-        self.opt_g = make_optimizer(optimizer, self.G.parameters(), lr, betas)
-        self.opt_d = make_optimizer(optimizer, self.D.parameters(), lr, betas)
+        self.opt_g = make_optimizer(optimizer, self.G.parameters(), lr, betas, fast=fast)
+        self.opt_d = make_optimizer(optimizer, self.D.parameters(), lr, betas, fast=fast)
         self.step = 0
         # Noise is drawn where the models live. NumPy's Generator state is saved in checkpoints,
         # so a resumed run continues the exact stream; a GPU generator's state cannot be saved,
         # so there a resumed run draws a fresh stream seeded by (seed, step): see from_state.
         self.noise_rng = (np.random.default_rng([seed, 1]) if self.xp is np
                           else self.fresh_noise_rng())
-        # Without BatchNorm in D, D's output for an example does not depend on the rest of
-        # the batch, so real and fake can go through D as one batch of 2B: half the layer
-        # calls, larger matrix products. (With BatchNorm they must stay separate batches.)
+        # For the fast step: without BatchNorm in D, D's output for an example does not
+        # depend on the rest of the batch, so real and fake can go through D as one batch.
         self.joint_d_batch = not any(isinstance(m, BatchNorm1d) for m in self.D.modules())
 
     def fresh_noise_rng(self):
@@ -100,53 +104,96 @@ class GANTrainer:
 
         The batch may be on the host or already on the trainer's backend; a host batch is
         copied to the device here, in one piece. Returns ``{"d_loss", "g_loss", "d_real",
-        "d_fake"}`` as floats, where d_real and d_fake are the mean D(x) and D(G(z)) seen in
-        the D step.
+        "d_fake"}`` as floats, where d_real and d_fake are the mean probabilities D(x) and
+        D(G(z)) seen in the D step. Runs ``fast_step`` when the trainer is ``fast`` (the
+        default), else ``plain_step``; the two compute the same numbers.
         """
         if self.conditional != (labels is not None):
             raise ValueError("a conditional GAN's train_step needs the batch's labels"
                              if self.conditional else "a plain GAN's train_step takes no labels")
-        xp = self.xp
-        real = to_device(real, xp)
-        labels = None if labels is None else to_device(labels, xp)
-        G, D, b = self.G, self.D, real.shape[0]
-        z = self.noise(b)
-        fake_labels = self.random_labels(b) if self.conditional else None
-        fake = call(G, z, fake_labels)                          # (B, image_dim)
+        real = to_device(real, self.xp)
+        labels = None if labels is None else to_device(labels, self.xp)
+        z = self.noise(real.shape[0])
+        fake_labels = self.random_labels(real.shape[0]) if self.conditional else None
+        step = self.fast_step if self.fast else self.plain_step
+        loss_d, loss_g, logits_real, logits_fake = step(real, labels, z, fake_labels)
+        self.step += 1
+        return {"d_loss": loss_d, "g_loss": loss_g,
+                "d_real": mean_sigmoid(logits_real), "d_fake": mean_sigmoid(logits_fake)}
+
+    def plain_step(self, real, labels, z, fake_labels):
+        """The textbook step, as the module docstring writes it. Returns the D loss, the G
+        loss, and D's logits for the real and the fake batch in the D step."""
+        G, D = self.G, self.D
+        fake = forward(G, z, fake_labels)                       # (B, image_dim)
+
+        # D step: L_D = BCE(D(real), 1) + BCE(D(fake), 0); the two backwards add up in .grad
+        self.opt_d.zero_grad()
+        logits_real = forward(D, real, labels)                  # (B, 1)
+        loss_real, dlogits_real = bce_with_logits(logits_real, 1.0)
+        D.backward(dlogits_real)
+        logits_fake = forward(D, fake, fake_labels)
+        loss_fake, dlogits_fake = bce_with_logits(logits_fake, 0.0)
+        D.backward(dlogits_fake)
+        self.opt_d.step()
+
+        # G step: L_G = BCE(D(G(z)), 1), through the updated D, into G
+        self.opt_g.zero_grad()
+        logits = forward(D, fake, fake_labels)
+        loss_g, dlogits = bce_with_logits(logits, 1.0)          # non-saturating: fool D
+        dfake = D.backward(dlogits)     # also adds into D's grads; D's next zero_grad clears them
+        G.backward(dfake)
+        self.opt_g.step()
+        return loss_real + loss_fake, loss_g, logits_real, logits_fake
+
+    def fast_step(self, real, labels, z, fake_labels):
+        """Fast path: ``plain_step``'s numbers with three kinds of work skipped. Each was
+        measured on the default GAN (benchmarks/README.md), and tests/test_fast_paths.py
+        checks that this step equals the plain one for a GAN and a cGAN:
+
+        - real and fake go through D as one batch of 2B when D has no BatchNorm: half the
+          layer calls, larger matrix products;
+        - in the D step, dL/d(images) at D's first layer is never used, so it is not computed
+          (``without_input_grad``; not for a conditional D, whose label embedding needs it);
+        - in the G step, D's weight gradients would be thrown away, so they are not computed
+          (``input_grad_only``): a third of D's backward matrix products.
+
+        (The optimizers' own fast path, packed, chunked, in place, with lazy zeroing, is set
+        by ``fast`` too; see npgan.optim.)
+        """
+        xp, G, D, b = self.xp, self.G, self.D, real.shape[0]
+        fake = forward(G, z, fake_labels)                       # (B, image_dim)
 
         self.opt_d.zero_grad()
         if self.joint_d_batch:                                  # one pass over [real; fake]
             both = None if labels is None else xp.concatenate([labels, fake_labels])
-            logits = call(D, xp.concatenate([real, fake]), both)    # (2B, 1)
+            logits = forward(D, xp.concatenate([real, fake]), both)     # (2B, 1)
             logits_real, logits_fake = logits[:b], logits[b:]
-            loss_real, d_real = bce_with_logits(logits_real, 1.0)
-            loss_fake, d_fake = bce_with_logits(logits_fake, 0.0)
-            self.d_backward(xp.concatenate([d_real, d_fake]))   # = the two passes' grads, summed
+            loss_real, dlogits_real = bce_with_logits(logits_real, 1.0)
+            loss_fake, dlogits_fake = bce_with_logits(logits_fake, 0.0)
+            self.d_backward(xp.concatenate([dlogits_real, dlogits_fake]))   # = the two summed
         else:
-            logits_real = call(D, real, labels)
-            loss_real, dlogits = bce_with_logits(logits_real, 1.0)
-            self.d_backward(dlogits)
-            logits_fake = call(D, fake, fake_labels)
-            loss_fake, dlogits = bce_with_logits(logits_fake, 0.0)
-            self.d_backward(dlogits)
+            logits_real = forward(D, real, labels)
+            loss_real, dlogits_real = bce_with_logits(logits_real, 1.0)
+            self.d_backward(dlogits_real)
+            logits_fake = forward(D, fake, fake_labels)
+            loss_fake, dlogits_fake = bce_with_logits(logits_fake, 0.0)
+            self.d_backward(dlogits_fake)
         self.opt_d.step()
 
         self.opt_g.zero_grad()
-        logits = call(D, fake, fake_labels)                     # the updated D
-        loss_g, dlogits = bce_with_logits(logits, 1.0)          # non-saturating: fool D
-        with input_grad_only(D):                                # D's weight grads would be discarded
+        logits = forward(D, fake, fake_labels)                  # the updated D
+        loss_g, dlogits = bce_with_logits(logits, 1.0)
+        with input_grad_only(D):                                # D's weight grads: not computed
             dfake = D.backward(dlogits)
         G.backward(dfake)
         self.opt_g.step()
-
-        self.step += 1
-        return {"d_loss": loss_real + loss_fake, "g_loss": loss_g,
-                "d_real": mean_sigmoid(logits_real), "d_fake": mean_sigmoid(logits_fake)}
+        return loss_real + loss_fake, loss_g, logits_real, logits_fake
 
     def d_backward(self, dlogits):
-        """D's backward in the D step, where D's input is data: dL/d(images) is never used,
-        so D's first Linear skips that matrix product. (A conditional D still computes it:
-        part of it is the gradient of its label embedding.)"""
+        """D's backward in the fast D step, where D's input is data: dL/d(images) is never
+        used, so D's first layer skips that matrix product. (A conditional D still computes
+        it: part of it is the gradient of its label embedding.)"""
         if self.conditional:
             return self.D.backward(dlogits)
         with self.D[0].without_input_grad():
@@ -168,10 +215,10 @@ class GANTrainer:
         labels = None if labels is None else to_device(labels, self.xp)
         self.G.eval()
         try:
-            parts = [call(self.G, z[a:a + batch_size],
-                          None if labels is None else labels[a:a + batch_size])
-                     for a in range(0, max(len(z), 1), batch_size)]
-            return parts[0] if len(parts) == 1 else self.xp.concatenate(parts)
+            images = [forward(self.G, z[a:a + batch_size],
+                              None if labels is None else labels[a:a + batch_size])
+                      for a in range(0, max(len(z), 1), batch_size)]
+            return images[0] if len(images) == 1 else self.xp.concatenate(images)
         finally:
             for m in self.G.modules():                          # sampling is not followed by backward
                 m.cache = None
@@ -191,16 +238,16 @@ class GANTrainer:
                 "noise_rng": self.noise_rng.bit_generator.state if self.xp is np else None}
         return arrays, meta
 
-    def parts(self):
+    def saved_objects(self):
         """The objects whose state a checkpoint holds, with their key prefixes."""
         return (("G.", self.G), ("D.", self.D), ("opt_g.", self.opt_g), ("opt_d.", self.opt_d))
 
     def device_state(self):
         """``state()``'s arrays where they live (no copies): {"G.<name>": array, ...}."""
-        return {prefix + k: v for prefix, obj in self.parts() for k, v in obj.state_dict().items()}
+        return {prefix + k: v for prefix, obj in self.saved_objects() for k, v in obj.state_dict().items()}
 
     @classmethod
-    def from_state(cls, arrays, meta, *, backend="numpy"):
+    def from_state(cls, arrays, meta, *, backend="numpy", fast=True):
         """Rebuild a trainer from ``state()``'s output on ``backend`` (any: checkpoints hold
         host arrays); errors name what does not fit.
 
@@ -215,7 +262,7 @@ class GANTrainer:
                                   "'gan' or 'cgan'")
         try:
             cfg = GANConfig.from_dict(meta["config"])
-            trainer = cls(cfg, dtype=np.dtype(meta["dtype"]).type, backend=xp, **{
+            trainer = cls(cfg, dtype=np.dtype(meta["dtype"]).type, backend=xp, fast=fast, **{
                 k: tuple(v) if k == "betas" else v for k, v in meta["settings"].items()})
             step = int(meta["step"])
             if cfg.conditional != (meta["kind"] == "cgan"):
@@ -224,7 +271,7 @@ class GANTrainer:
             raise CheckpointError(f"checkpoint metadata is incomplete or invalid: {e!r}") from e
         own = trainer.device_state()
         check_arrays(arrays, {k: (v.shape, None) for k, v in own.items()}, what="GAN")
-        for prefix, obj in trainer.parts():
+        for prefix, obj in trainer.saved_objects():
             n = len(prefix)
             obj.load_state_dict({k[n:]: v for k, v in arrays.items() if k.startswith(prefix)})
         trainer.step = step

@@ -102,7 +102,7 @@ def test_host_labels_for_a_device_embedding_are_refused(xp):
 def test_module_to_after_an_optimizer_is_an_error():
     from npgan.optim import SGD
     net = Linear(3, 2, rng=np.random.default_rng(0))
-    SGD(net.parameters())
+    SGD(net.parameters(), fast=True)                             # packs them
     net.to(np)                                                  # already there: nothing to do
     with pytest.raises(RuntimeError, match="before creating optimizers"):
         net.to(strict)

@@ -2,15 +2,14 @@
 
 Fast paths (see benchmarks/README.md) checked against the straightforward version:
 LeakyReLU's cached slope against np.where, a Linear that skips dL/dx against a full backward,
-lazy zeroing against eager zeros, and whole optimized GANTrainer steps against steps written
-as plainly as possible. (BatchNorm's rewritten backward is covered by the gradient checks,
-the chunked optimizer update by tests/test_optim.py.)
+lazy zeroing against eager zeros, and GANTrainer's fast_step (with the optimizers' fast path)
+against its plain_step (with their plain rules). (BatchNorm's rewritten backward is covered
+by tests/test_batchnorm.py, the optimizers' fast update by tests/test_optim.py.)
 """
 
 import numpy as np
 import pytest
 
-from npgan.losses import bce_with_logits
 from npgan.models import GANConfig
 from npgan.nn import LeakyReLU, Linear, Parameter
 from npgan.optim import SGD
@@ -58,68 +57,41 @@ def test_lazy_zero_grad_reads_as_zeros_and_lets_a_product_be_written_in():
     p = Parameter(rng.standard_normal((4, 3)))
     a, b = rng.standard_normal((4, 5)), rng.standard_normal((5, 3))
     p.grad[...] = 7.0
-    p.zero_grad()
+    p.zero_grad()                                           # eager by default
+    assert not p.zero_pending and not p._grad.any()
+    p.grad[...] = 7.0
+    p.zero_grad(lazy=True)
     assert not p.grad.any()                                 # zeros, once read
     p.grad[...] = 7.0
-    p.zero_grad()
-    p.add_matmul(a, b)                                      # written over the stale 7s
+    p.zero_grad(lazy=True)
+    p.matmul_into_grad(a, b)                                # written over the stale 7s
     assert np.allclose(p.grad, a @ b)
-    p.add_matmul(a, b)                                      # and then accumulated
+    p.grad += a @ b                                         # and then accumulated
     assert np.allclose(p.grad, 2 * (a @ b))
+
+
+def test_linear_writes_its_weight_gradient_the_same_way_in_both_modes():
+    rng = np.random.default_rng(3)
+    x, dout = rng.standard_normal((5, 4)), rng.standard_normal((5, 3))
+    grads = []
+    for lazy in (False, True):
+        layer = Linear(4, 3, rng=np.random.default_rng(0), dtype=np.float64)
+        layer.weight.grad[...] = 9.0                        # stale
+        layer.weight.zero_grad(lazy=lazy)
+        layer(x)
+        layer.backward(dout)
+        grads.append(layer.weight.grad.copy())
+    assert np.allclose(grads[0], x.T @ dout) and np.array_equal(grads[0], grads[1])
 
 
 def test_optimizer_step_sees_zero_for_a_parameter_no_backward_reached():
     used, unused = Parameter(np.ones((3, 1))), Parameter(np.ones((2, 1)))
-    opt = SGD([used, unused], lr=1.0)
+    opt = SGD([used, unused], lr=1.0, fast=True)
     used.grad[...] = unused.grad[...] = 5.0                 # stale gradients from before
-    opt.zero_grad()
-    used.add_matmul(np.ones((3, 1)), np.ones((1, 1)))       # a backward reaches only `used`
+    opt.zero_grad()                                         # lazy, in fast mode
+    used.matmul_into_grad(np.ones((3, 1)), np.ones((1, 1)))  # a backward reaches only `used`
     opt.step()
     assert not used.data.any() and (unused.data == 1).all()
-
-
-def zero(net):
-    """Eager zeroing, written out (Module.zero_grad is lazy)."""
-    for p in net.parameters():
-        p.grad[...] = 0
-
-
-def plain_step(trainer, real, labels, adam_state):
-    """One GAN step written plainly: eager zeroing, D on real and fake separately, full
-    backward everywhere (so Linear adds with +=), and Adam as its formula, one parameter at a
-    time. The noise (and fake labels) come from the trainer's generator, as in train_step."""
-    G, D, b = trainer.G, trainer.D, real.shape[0]
-    z = trainer.noise(b)
-    fake_labels = None if labels is None else trainer.random_labels(b)
-    fake = G(z) if labels is None else G(z, fake_labels)
-
-    def call(x, y):                                         # D(x), or D(x, y) for a cGAN
-        return D(x) if y is None else D(x, y)
-
-    zero(D)
-    loss_real, grad = bce_with_logits(call(real, labels), 1.0)
-    D.backward(grad)
-    loss_fake, grad = bce_with_logits(call(fake, fake_labels), 0.0)
-    D.backward(grad)
-    adam(D, adam_state["D"], trainer.settings)
-    zero(G)
-    zero(D)
-    loss_g, grad = bce_with_logits(call(fake, fake_labels), 1.0)
-    G.backward(D.backward(grad))
-    adam(G, adam_state["G"], trainer.settings)
-    return loss_real + loss_fake, loss_g
-
-
-def adam(net, state, settings):
-    b1, b2 = settings["betas"]
-    state["t"] = t = state.get("t", 0) + 1
-    for name, p in net.named_parameters():
-        m, v = state.get(name, (0.0, 0.0))
-        m = b1 * m + (1 - b1) * p.grad
-        v = b2 * v + (1 - b2) * p.grad ** 2
-        state[name] = (m, v)
-        m_hat, v_hat = m / (1 - b1 ** t), v / (1 - b2 ** t)
-        p.data[...] -= settings["lr"] * m_hat / (np.sqrt(v_hat) + 1e-8)
 
 
 STEP_CONFIGS = {
@@ -132,28 +104,39 @@ STEP_CONFIGS = {
 
 
 @pytest.mark.parametrize("name", STEP_CONFIGS)
-def test_optimized_step_equals_the_plain_step(name):
-    """Joint D batch, D's skipped input gradient, input_grad_only in the G step, lazy zeroing
-    with add_matmul, chunked packed Adam: three steps of each must give the same weights."""
+def test_fast_step_equals_the_plain_step(name):
+    """GANTrainer(fast=True) against GANTrainer(fast=False): the joint D batch, D's skipped
+    input gradient, input_grad_only in the G step, lazy zeroing with matmul_into_grad and
+    the packed, chunked Adam against the textbook step with eager zeroing, full backward
+    (Linear adds with +=) and Adam's formula one parameter at a time. Three steps of each
+    must give the same losses and weights."""
     cfg = STEP_CONFIGS[name]
     rng = np.random.default_rng(5)
     real = rng.uniform(-1, 1, (8, cfg.image_dim))
     labels = rng.integers(0, cfg.num_classes, 8) if cfg.conditional else None
-    fast, plain = (GANTrainer(cfg, seed=4, dtype=np.float64) for _ in range(2))
+    fast, plain = (GANTrainer(cfg, seed=4, dtype=np.float64, fast=f) for f in (True, False))
     if name.startswith("gan larger"):
         assert len(fast.opt_g.chunks) > 1
-    state = {"G": {}, "D": {}}
     initial = {k: v.copy() for k, v in fast.device_state().items()}
     for _ in range(3):
-        stats = fast.train_step(real, labels)
-        d_loss, g_loss = plain_step(plain, real, labels, state)
-        assert stats["d_loss"] == pytest.approx(d_loss, rel=1e-12)
-        assert stats["g_loss"] == pytest.approx(g_loss, rel=1e-12)
+        a, b = fast.train_step(real, labels), plain.train_step(real, labels)
+        for key in a:
+            assert a[key] == pytest.approx(b[key], rel=1e-12), key
     for net in ("G", "D"):
         for (key, a), (_, b) in zip(getattr(fast, net).named_parameters(),
                                     getattr(plain, net).named_parameters()):
             assert not np.allclose(a.data, initial[f"{net}.{key}"]), f"{net}.{key} never moved"
             assert np.allclose(a.data, b.data, rtol=1e-10, atol=1e-13), f"{net}.{key}"
+    for (key, a), b in zip(fast.device_state().items(), plain.device_state().values()):
+        assert np.allclose(a, b, rtol=1e-10, atol=1e-13), key      # moments, BN statistics
+
+
+def test_plain_step_is_what_it_says():
+    """The plain trainer really is plain: nothing packed, nothing lazy, every backward full."""
+    trainer = GANTrainer(CFG, seed=0, dtype=np.float64, fast=False)
+    assert all(p.packed is None for p in trainer.G.parameters() + trainer.D.parameters())
+    trainer.train_step(np.random.default_rng(0).uniform(-1, 1, (4, CFG.image_dim)))
+    assert not any(p.zero_pending for p in trainer.G.parameters() + trainer.D.parameters())
 
 
 def test_d_step_skips_the_input_gradient_of_ds_first_layer():

@@ -28,7 +28,7 @@ class Linear(Module):
 
     def forward(self, x):                    # x: (N, in) -> (N, out)
         self._check_input(x)
-        self.cache = x
+        self.cache = x                       # cache: the input x, for dW = x.T @ dout
         y = x @ self.weight.data
         if self.bias is not None:
             y += self.bias.data
@@ -46,10 +46,18 @@ class Linear(Module):
         """
         x = self.pop_cache()
         if self.weight.requires_grad:
-            self.weight.add_matmul(x.T, dout)  # grad += x.T @ dout, without a temporary
+            if not self.weight.zero_pending:
+                self.weight.grad += x.T @ dout                  # dW = x.T @ dout     (in, out)
+            else:
+                # Fast path, after an optimizer's lazy zero_grad (GANTrainer's fast step):
+                # the same product written straight into .grad, with no zeroing pass, no
+                # temporary and no addition (see Parameter.zero_grad).
+                self.weight.matmul_into_grad(x.T, dout)
         if self.bias is not None and self.bias.requires_grad:
-            self.bias.grad += dout.sum(axis=0)
-        return dout @ self.weight.data.T if self.input_grad else None
+            self.bias.grad += dout.sum(axis=0)                  # db = dout.sum(0)    (out,)
+        if not self.input_grad:
+            return None                                         # see without_input_grad
+        return dout @ self.weight.data.T                        # dx = dout @ W.T     (N, in)
 
     @contextmanager
     def without_input_grad(self):
