@@ -76,3 +76,10 @@ def check_function(fn, x, *, h=1e-5):
     """
     _, grad = fn(x)
     return rel_error(grad, numerical_gradient(lambda: fn(x)[0], x, h))
+
+
+if __name__ == "__main__":                  # python -m npgan.gradcheck: see gradcheck_cli.py
+    import sys
+
+    from npgan.gradcheck_cli import main
+    sys.exit(main())

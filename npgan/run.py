@@ -160,39 +160,39 @@ class Run:
 
     def train(self):
         """Train until ``total_steps``; write outputs. Raises TrainingDiverged on NaN/inf."""
-        t, spe = self.trainer, self.steps_per_epoch
+        trainer, steps_per_epoch = self.trainer, self.steps_per_epoch
         os.makedirs(self.out_dir, exist_ok=True)
         self.write_json("config.json", self.info)
-        bar = tqdm(total=self.total_steps, initial=t.step, disable=self.quiet, unit="step",
+        bar = tqdm(total=self.total_steps, initial=trainer.step, disable=self.quiet, unit="step",
                    dynamic_ncols=True, mininterval=0.5)
         start = time.perf_counter()
         try:
-            while t.step < self.total_steps:
-                epoch, skip = divmod(t.step, spe)
+            while trainer.step < self.total_steps:
+                epoch, skip = divmod(trainer.step, steps_per_epoch)
                 bar.set_description(f"epoch {epoch + 1}/{self.epochs}")
-                epoch_rng = np.random.default_rng([t.settings["seed"], 1000 + epoch])
+                epoch_rng = np.random.default_rng([trainer.settings["seed"], 1000 + epoch])
                 for i, batch in enumerate(batches(self.images, self.batch_size, epoch_rng,
                                                   labels=self.labels)):
                     if i < skip:
                         continue
-                    if t.step >= self.total_steps:
+                    if trainer.step >= self.total_steps:
                         break
                     self.check_batch(batch[0] if self.labels is not None else batch)
-                    self.record(t.train_step(*batch) if self.labels is not None
-                                else t.train_step(batch))
+                    self.record(trainer.train_step(*batch) if self.labels is not None
+                                else trainer.train_step(batch))
                     bar.update(1)
-                    if t.step % 25 == 0:
+                    if trainer.step % 25 == 0:
                         bar.set_postfix({k: f"{self.history[k][-1]:.3f}" for k in HISTORY_KEYS})
-                    if self.checkpoint_every and t.step % self.checkpoint_every == 0:
+                    if self.checkpoint_every and trainer.step % self.checkpoint_every == 0:
                         self.save()
-                if t.step % spe == 0:                           # a whole epoch is done
+                if trainer.step % steps_per_epoch == 0:                 # a whole epoch is done
                     self.save_samples(f"samples_epoch_{epoch + 1:03d}.png",
-                                      f"epoch {epoch + 1}, step {t.step}")
+                                      f"epoch {epoch + 1}, step {trainer.step}")
                     self.save()
         finally:
             bar.close()
         self.save()
-        self.save_samples("samples.png", f"step {t.step}")
+        self.save_samples("samples.png", f"step {trainer.step}")
         save_loss_curves(self.history, self.path("losses.png"))
         return time.perf_counter() - start
 
@@ -233,22 +233,22 @@ class Run:
 
     def save(self):
         """Write checkpoint.npz and history.csv atomically, unless a weight is not finite."""
-        t = self.trainer
-        if self.last_saved == (self.checkpoint_path, t.step):
+        trainer = self.trainer
+        if self.last_saved == (self.checkpoint_path, trainer.step):
             return
-        arrays, meta = t.state()
+        arrays, meta = trainer.state()
         bad = [k for k, v in arrays.items() if not np.all(np.isfinite(v))]
         if bad:
-            raise TrainingDiverged(f"non-finite values in {bad[:3]} at step {t.step}; "
+            raise TrainingDiverged(f"non-finite values in {bad[:3]} at step {trainer.step}; "
                                    "checkpoint not written. " + self.last_good())
         for k in HISTORY_KEYS:
             arrays[f"history.{k}"] = np.asarray(self.history[k], dtype=np.float64)
         meta["run"] = self.info
         # Ctrl-C can land after save_checkpoint's rename but before it returns; last_good()
         # then sees the new file by its new inode (the rename brings the temporary file's).
-        self.saving = (t.step, file_id(self.checkpoint_path))
+        self.saving = (trainer.step, file_id(self.checkpoint_path))
         save_checkpoint(self.checkpoint_path, arrays, meta)
-        self.last_saved = (self.checkpoint_path, t.step)
+        self.last_saved = (self.checkpoint_path, trainer.step)
         self.saving = None
         self.write_history_csv()
 

@@ -1,0 +1,134 @@
+"""Every layer, loss and whole model of npgan, each set up for a finite-difference check.
+
+``python -m npgan.gradcheck`` runs them all and prints the worst relative error of each (the
+same checks the test suite asserts, without pytest). Each case is a function that returns
+``{gradient name: relative error}``; shapes are small, so that full finite differences take
+a moment, and every array is float64.
+"""
+
+import numpy as np
+
+from npgan.gradcheck import check_function, check_module, numerical_gradient, rel_error
+from npgan.losses import bce, bce_with_logits, softmax_cross_entropy
+from npgan.models import GANConfig, build_networks
+from npgan.nn import (BatchNorm1d, Dropout, Embedding, LeakyReLU, Linear, ReLU, Sequential,
+                      Sigmoid, Tanh)
+
+F64 = np.float64
+SEED = 1234
+
+
+def off_kink(rng, shape, margin=0.05):
+    """Normal samples at least ``margin`` from 0, where ReLU-type layers have their kink: a
+    finite-difference step across a kink measures the jump, not the derivative."""
+    x = rng.standard_normal(shape)
+    return np.sign(x) * (margin + np.abs(x))
+
+
+class FixedMaskDropout(Dropout):
+    """Dropout whose mask is drawn once, so that repeated forwards are the same function."""
+
+    def make_mask(self, shape, dtype):
+        if not hasattr(self, "fixed_mask"):
+            self.fixed_mask = super().make_mask(shape, dtype)
+        return self.fixed_mask
+
+
+def batchnorm(rng, training):
+    bn = BatchNorm1d(5, dtype=F64)
+    bn.gamma.data[:] = rng.uniform(0.5, 2, 5)
+    bn.beta.data[:] = rng.standard_normal(5)
+    if not training:
+        bn(5 * rng.standard_normal((16, 5)) + 12)           # running statistics with values
+        bn.eval()
+    return bn, 5 * rng.standard_normal((8, 5)) + 12         # not centred: see STYLE.md
+
+
+def layer_cases():
+    """(name, function of rng returning (module, x))."""
+    return [
+        ("Linear", lambda r: (Linear(7, 5, rng=r, dtype=F64), r.standard_normal((4, 7)))),
+        ("Linear (no bias)", lambda r: (Linear(3, 6, bias=False, rng=r, dtype=F64),
+                                        r.standard_normal((5, 3)))),
+        ("ReLU", lambda r: (ReLU(), off_kink(r, (6, 5)))),
+        ("LeakyReLU", lambda r: (LeakyReLU(0.2), off_kink(r, (6, 5)))),
+        ("Tanh", lambda r: (Tanh(), 3 * r.standard_normal((6, 5)))),
+        ("Sigmoid", lambda r: (Sigmoid(), 3 * r.standard_normal((6, 5)))),
+        ("BatchNorm1d (train)", lambda r: batchnorm(r, True)),
+        ("BatchNorm1d (eval)", lambda r: batchnorm(r, False)),
+        ("Dropout (mask held fixed)", lambda r: (FixedMaskDropout(0.4, rng=r),
+                                                 r.standard_normal((10, 6)))),
+        ("Embedding", lambda r: (Embedding(6, 4, rng=r, dtype=F64), np.array([2, 5, 2, 2, 0, 5]))),
+        ("Sequential", lambda r: (Sequential(Linear(6, 8, bias=False, rng=r, dtype=F64),
+                                             BatchNorm1d(8, dtype=F64), Tanh(),
+                                             Linear(8, 2, rng=r, dtype=F64)),
+                                  r.standard_normal((7, 6)))),
+    ]
+
+
+def loss_cases():
+    """(name, function of rng returning {"input": error}): each loss's gradient at random
+    inputs and soft targets."""
+    def bce_case(rng):
+        p, y = rng.uniform(0.05, 0.95, (8, 1)), rng.uniform(0, 1, (8, 1))
+        return {"p": check_function(lambda p: bce(p, y), p)}
+
+    def logits_case(rng):
+        z, y = 3 * rng.standard_normal((8, 1)), rng.uniform(0, 1, (8, 1))
+        return {"z": check_function(lambda z: bce_with_logits(z, y), z)}
+
+    def softmax_case(rng):
+        z, labels = 2 * rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
+        return {"z": check_function(lambda z: softmax_cross_entropy(z, labels), z)}
+
+    return [("bce (probabilities)", bce_case), ("bce_with_logits", logits_case),
+            ("softmax_cross_entropy", softmax_case)]
+
+
+def gan_losses(cfg, rng):
+    """The two losses of a GAN step on small networks: returns errors of D's parameters for
+    L_D = BCE(D(real), 1) + BCE(D(fake), 0) (two backwards adding up), and of G's for
+    L_G = BCE(D(G(z)), 1) through D."""
+    G, D = build_networks(cfg, rng=rng, dtype=F64)
+    n = 6
+    real = rng.uniform(-1, 1, (n, cfg.image_dim))
+    z = rng.standard_normal((n, cfg.latent_dim))
+    labels = (rng.integers(0, cfg.num_classes, n),) if cfg.conditional else ()
+
+    def d_loss():
+        fake = G(z, *labels)
+        return bce_with_logits(D(real, *labels), 1.0)[0] + bce_with_logits(D(fake, *labels), 0.0)[0]
+
+    def g_loss():
+        return bce_with_logits(D(G(z, *labels), *labels), 1.0)[0]
+
+    D.zero_grad()
+    D.backward(bce_with_logits(D(real, *labels), 1.0)[1])
+    D.backward(bce_with_logits(D(G(z, *labels), *labels), 0.0)[1])
+    errors = {f"D.{k}": rel_error(p.grad, numerical_gradient(d_loss, p.data))
+              for k, p in D.named_parameters()}
+    G.zero_grad()
+    G.backward(D.backward(bce_with_logits(D(G(z, *labels), *labels), 1.0)[1]))
+    errors.update({f"G.{k}": rel_error(p.grad, numerical_gradient(g_loss, p.data))
+                   for k, p in G.named_parameters()})
+    return errors
+
+
+SMALL = dict(latent_dim=3, g_hidden=(5, 6, 4), d_hidden=(6, 5), image_dim=4)
+
+
+def model_cases():
+    return [
+        ("GAN: D loss and G loss through D", lambda r: gan_losses(GANConfig(**SMALL), r)),
+        ("cGAN: D loss and G loss through D",
+         lambda r: gan_losses(GANConfig(**SMALL, num_classes=3, embed_dim=2), r)),
+    ]
+
+
+def all_cases():
+    """[(group, name, function of rng returning {gradient: error})] for every check."""
+    def module_case(build):
+        return lambda rng: check_module(*build(rng), rng=rng)
+    return ([("layer", name, module_case(build)) for name, build in layer_cases()]
+            + [("loss", name, fn) for name, fn in loss_cases()]
+            + [("model", name, fn) for name, fn in model_cases()])
