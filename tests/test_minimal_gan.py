@@ -1,5 +1,7 @@
 """demos/minimal_gan.py, the one-file GAN, runs end to end and writes its grid."""
 
+from pathlib import Path
+
 import numpy as np
 
 from npgan.demos import minimal_gan
@@ -19,6 +21,6 @@ def test_minimal_gan_runs_a_few_steps_and_writes_a_grid(tmp_path, capsys):
 
 def test_minimal_gan_is_short_enough_to_read_in_one_sitting():
     """The issue asked for about 60 lines: the whole GAN, no CLI, no fast paths."""
-    source = open(minimal_gan.__file__).read()
+    source = Path(minimal_gan.__file__).read_text()
     assert len(source.splitlines()) <= 70
     assert "fast=True" not in source and "argparse" not in source
