@@ -14,8 +14,8 @@ from npgan.backend import (BackendError, get_array_module, load_backend, to_devi
 from npgan.gradcheck import check_function, check_module, numerical_gradient, rel_error
 from npgan.losses import bce_with_logits
 from npgan.models import GANConfig, build_networks
-from npgan.nn import (BatchNorm1d, Dropout, Embedding, LeakyReLU, Linear, ReLU, Sequential,
-                      Sigmoid, Tanh)
+from npgan.nn import (BatchNorm1d, BatchNorm2d, Dropout, Embedding, LeakyReLU, Linear, ReLU,
+                      Sequential, Sigmoid, Tanh)
 from npgan.run import Run, fixed_noise, load_run
 from npgan.train import GANTrainer
 from conftest import TOL, off_kink
@@ -123,6 +123,13 @@ def bn_eval(rng):
     return bn.eval(), 5 * rng.standard_normal((6, 4)) + 12
 
 
+def bn2d(rng, *, train=True, staged=False):
+    bn = BatchNorm2d(3, dtype=F64, staged=staged)
+    bn.gamma.data[:] = rng.uniform(0.5, 2, 3)
+    bn(5 * rng.standard_normal((4, 3, 2, 3)) + 12)
+    return bn.train(train), 5 * rng.standard_normal((3, 3, 2, 4)) + 12
+
+
 LAYERS = {   # name: rng -> (module built on the host, its input)
     "Linear": lambda rng: (Linear(7, 5, rng=rng, dtype=F64), rng.standard_normal((4, 7))),
     "Linear (no bias)": lambda rng: (Linear(3, 6, bias=False, rng=rng, dtype=F64),
@@ -134,6 +141,15 @@ LAYERS = {   # name: rng -> (module built on the host, its input)
     "BatchNorm1d (train)": lambda rng: (BatchNorm1d(5, dtype=F64),
                                         5 * rng.standard_normal((8, 5)) + 12),
     "BatchNorm1d (eval)": bn_eval,
+    "BatchNorm1d (train, staged)": lambda rng: (BatchNorm1d(5, dtype=F64, staged=True),
+                                                5 * rng.standard_normal((8, 5)) + 12),
+    "BatchNorm2d (train)": bn2d,
+    "BatchNorm2d (eval)": lambda rng: bn2d(rng, train=False),
+    "BatchNorm2d (train, staged)": lambda rng: bn2d(rng, staged=True),
+    "BatchNorm2d (eval, staged)": lambda rng: bn2d(rng, train=False, staged=True),
+    "LeakyReLU (N, C, H, W)": lambda rng: (LeakyReLU(0.2), off_kink(rng, (2, 3, 4, 2))),
+    "Dropout (N, C, H, W)": lambda rng: (FixedMaskDropout(0.4, rng=rng),
+                                         rng.standard_normal((2, 3, 4, 2))),
     "Dropout": lambda rng: (FixedMaskDropout(0.4, rng=rng), rng.standard_normal((10, 6))),
     "Embedding": lambda rng: (Embedding(6, 4, rng=rng, dtype=F64), np.array([2, 5, 2, 2, 0, 5])),
     "Sequential": lambda rng: (Sequential(Linear(6, 8, bias=False, rng=rng, dtype=F64),

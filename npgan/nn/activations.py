@@ -1,4 +1,8 @@
-"""Element-wise activations. Each caches exactly what its backward needs."""
+"""Element-wise activations. Each caches exactly what its backward needs.
+
+Element-wise means any input shape works, (N, D) after a Linear or (N, C, H, W) after a
+convolution: y and dx always have x's shape, and so does what the cache holds.
+"""
 
 from npgan.backend import get_array_module
 from npgan.nn.module import Module
@@ -7,12 +11,13 @@ from npgan.nn.module import Module
 class ReLU(Module):
     """y = max(x, 0).   Gradient: dx = dout where x > 0, else 0."""
 
-    def forward(self, x):                    # x: (N, D) -> (N, D)
+    def forward(self, x):                    # x: any shape -> y: x's shape
+        """cache: positive, the boolean mask x > 0 (x's shape)."""
         positive = x > 0
         self.cache = positive
         return x * positive
 
-    def backward(self, dout):
+    def backward(self, dout):                # dout: y's shape -> dx: x's shape
         return dout * self.pop_cache()
 
 
@@ -26,7 +31,8 @@ class LeakyReLU(Module):
         super().__init__()
         self.negative_slope = negative_slope
 
-    def forward(self, x):                    # x: (N, D) -> (N, D)
+    def forward(self, x):                    # x: any shape -> y: x's shape
+        """cache: slope, the local derivative dy/dx (x's shape, x's dtype)."""
         # The local slope, 1 where x > 0 and negative_slope elsewhere, serves both passes:
         # y = x * slope and dx = dout * slope. It replaces xp.where(x > 0, x, a * x), which
         # reads the same but is ~10x slower in NumPy (its masked select is not vectorized).
@@ -38,7 +44,7 @@ class LeakyReLU(Module):
         self.cache = slope
         return x * slope
 
-    def backward(self, dout):
+    def backward(self, dout):                # dout: y's shape -> dx: x's shape
         return dout * self.pop_cache()
 
     def extra_repr(self):
@@ -48,12 +54,13 @@ class LeakyReLU(Module):
 class Tanh(Module):
     """y = tanh(x).   Gradient: dx = dout * (1 - y**2), using the cached output y."""
 
-    def forward(self, x):
+    def forward(self, x):                    # x: any shape -> y: x's shape
+        """cache: y, the output (its derivative 1 - y**2 needs nothing else)."""
         y = get_array_module(x).tanh(x)
         self.cache = y
         return y
 
-    def backward(self, dout):
+    def backward(self, dout):                # dout: y's shape -> dx: x's shape
         y = self.pop_cache()
         return dout * (1 - y * y)
 
@@ -64,11 +71,12 @@ class Sigmoid(Module):
     Computed as 0.5 * (1 + tanh(x / 2)), the same function, which never overflows exp.
     """
 
-    def forward(self, x):
+    def forward(self, x):                    # x: any shape -> y: x's shape
+        """cache: y, the output (its derivative y * (1 - y) needs nothing else)."""
         y = 0.5 * (1 + get_array_module(x).tanh(0.5 * x))
         self.cache = y
         return y
 
-    def backward(self, dout):
+    def backward(self, dout):                # dout: y's shape -> dx: x's shape
         y = self.pop_cache()
         return dout * y * (1 - y)

@@ -14,6 +14,9 @@ class Dropout(Module):
     this layer's own ``rng``, never from global random state: a ``np.random.Generator`` draws
     it on the host (the same masks on every backend) and it is copied to x's device, once per
     forward; a ``cupy.random.Generator`` draws it on the GPU, with no copy.
+
+    x may have any shape, (N, D) or (N, C, H, W): each entry is dropped on its own (whole
+    channels are not dropped together, as PyTorch's Dropout2d would).
     """
 
     def __init__(self, p=0.5, *, rng=None):
@@ -28,7 +31,8 @@ class Dropout(Module):
         keep = self.rng.random(shape) >= self.p
         return (keep / (1 - self.p)).astype(dtype)
 
-    def forward(self, x):
+    def forward(self, x):                    # x: any shape -> y: x's shape
+        """cache: mask (x's shape, x's dtype), or the scalar 1 in eval mode or with p = 0."""
         if not self.training or self.p == 0:
             self.cache = 1                                  # dx = dout
             return x
@@ -36,7 +40,7 @@ class Dropout(Module):
         self.cache = mask
         return x * mask
 
-    def backward(self, dout):
+    def backward(self, dout):                # dout: y's shape -> dx: x's shape
         return dout * self.pop_cache()
 
     def extra_repr(self):

@@ -18,7 +18,8 @@ class Embedding(Module):
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         self.weight = Parameter(rng.standard_normal((num_embeddings, embedding_dim)).astype(dtype))
 
-    def forward(self, idx):
+    def forward(self, idx):                  # idx: integers, shape S -> y: S + (embedding_dim,)
+        """cache: idx, the indices as an array (backward scatters dout into their rows)."""
         xp = get_array_module(self.weight.data)
         if get_array_module(idx) is not xp:        # host labels for a GPU table, or the reverse
             raise TypeError(f"Embedding({self.num_embeddings}, {self.embedding_dim}) lives on "

@@ -18,6 +18,7 @@ class Sequential(Module):
         self.layers = list(layers)
 
     def forward(self, x):
+        """cache: nothing of its own; each layer keeps its own cache for its backward."""
         for layer in self.layers:
             x = layer(x)
         return x
