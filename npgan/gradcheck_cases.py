@@ -11,7 +11,7 @@ import numpy as np
 from npgan.gradcheck import check_function, check_module, numerical_gradient, rel_error
 from npgan.losses import bce, bce_with_logits, softmax_cross_entropy
 from npgan.models import GANConfig, build_networks
-from npgan.nn import (BatchNorm1d, Dropout, Embedding, LeakyReLU, Linear, ReLU, Sequential,
+from npgan.nn import (BatchNorm1d, BatchNorm2d, Dropout, Embedding, LeakyReLU, Linear, ReLU, Sequential,
                       Sigmoid, Tanh)
 
 F64 = np.float64
@@ -34,14 +34,17 @@ class FixedMaskDropout(Dropout):
         return self.fixed_mask
 
 
-def batchnorm(rng, training):
-    bn = BatchNorm1d(5, dtype=F64)
+def batchnorm(rng, training, *, staged=False, images=False):
+    """A BatchNorm with random gamma and beta, and an input that is not centred (STYLE.md):
+    (8, 5) for BatchNorm1d, (3, 5, 3, 4) for BatchNorm2d."""
+    bn = (BatchNorm2d if images else BatchNorm1d)(5, dtype=F64, staged=staged)
     bn.gamma.data[:] = rng.uniform(0.5, 2, 5)
     bn.beta.data[:] = rng.standard_normal(5)
+    shape = (3, 5, 3, 4) if images else (8, 5)
     if not training:
-        bn(5 * rng.standard_normal((16, 5)) + 12)           # running statistics with values
+        bn(5 * rng.standard_normal(shape) + 12)             # running statistics with values
         bn.eval()
-    return bn, 5 * rng.standard_normal((8, 5)) + 12         # not centred: see STYLE.md
+    return bn, 5 * rng.standard_normal(shape) + 12
 
 
 def layer_cases():
@@ -56,6 +59,11 @@ def layer_cases():
         ("Sigmoid", lambda r: (Sigmoid(), 3 * r.standard_normal((6, 5)))),
         ("BatchNorm1d (train)", lambda r: batchnorm(r, True)),
         ("BatchNorm1d (eval)", lambda r: batchnorm(r, False)),
+        ("BatchNorm1d (train, staged backward)", lambda r: batchnorm(r, True, staged=True)),
+        ("BatchNorm2d (train)", lambda r: batchnorm(r, True, images=True)),
+        ("BatchNorm2d (eval)", lambda r: batchnorm(r, False, images=True)),
+        ("BatchNorm2d (train, staged backward)",
+         lambda r: batchnorm(r, True, staged=True, images=True)),
         ("Dropout (mask held fixed)", lambda r: (FixedMaskDropout(0.4, rng=r),
                                                  r.standard_normal((10, 6)))),
         ("Embedding", lambda r: (Embedding(6, 4, rng=r, dtype=F64), np.array([2, 5, 2, 2, 0, 5]))),

@@ -20,7 +20,7 @@ from npgan.backend import get_array_module, load_backend, to_device, to_host
 from npgan.checkpoint import CheckpointError, check_arrays
 from npgan.losses import bce_with_logits
 from npgan.models import GANConfig, build_networks
-from npgan.nn import BatchNorm1d, input_grad_only
+from npgan.nn import BatchNorm1d, BatchNorm2d, input_grad_only
 from npgan.optim import Adam, RMSprop
 
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
@@ -83,7 +83,8 @@ class GANTrainer:
                           else self.fresh_noise_rng())
         # For the fast step: without BatchNorm in D, D's output for an example does not
         # depend on the rest of the batch, so real and fake can go through D as one batch.
-        self.joint_d_batch = not any(isinstance(m, BatchNorm1d) for m in self.D.modules())
+        self.joint_d_batch = not any(isinstance(m, (BatchNorm1d, BatchNorm2d))
+                                     for m in self.D.modules())
 
     def fresh_noise_rng(self):
         """A noise generator on the backend, seeded by (seed, step): the same one for every
