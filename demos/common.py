@@ -11,11 +11,12 @@ from npgan.backend import BACKENDS, BackendError, backend_name
 from npgan.checkpoint import CheckpointError
 from npgan.data import DataError, scale_images
 from npgan.metrics import evaluate, format_metrics, save_metrics
-from npgan.models import GANConfig
+from npgan.models import MODELS, DCGANConfig, GANConfig
 from npgan.run import Run, TrainingDiverged, load_run
 from npgan.train import OPTIMIZERS, GANTrainer
 
 DEFAULTS = {"batch_size": 64, "lr": 2e-4, "latent_dim": 100, "seed": 0, "optimizer": "adam"}
+DCGAN_EPOCHS = 5            # the DCGAN's default: about 10 minutes on 2 CPU cores (README)
 
 
 def number(kind, *, low=0, strict=True):
@@ -40,9 +41,16 @@ def positive(kind):
 
 def build_parser(prog, dataset, default_epochs, description):
     p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--model", choices=MODELS, default=None,
+                   help="mlp: the fully connected GAN (default); dcgan: the convolutional GAN "
+                        "(npgan/models/dcgan.py; a resumed run keeps its own)")
+    p.add_argument("--upsample", choices=("transpose", "nearest"), default=None,
+                   help="how the DCGAN's generator doubles its image size: transposed "
+                        "convolutions (default) or nearest-neighbour upsampling followed by a "
+                        "convolution (no checkerboard artefacts)")
     p.add_argument("--epochs", type=positive(int), default=None,
-                   help=f"passes over the training set (default {default_epochs}; "
-                        "a resumed run keeps its own unless given)")
+                   help=f"passes over the training set (default {default_epochs}, or "
+                        f"{DCGAN_EPOCHS} with --model dcgan; a resumed run keeps its own unless given)")
     p.add_argument("--batch-size", type=positive(int), default=None,
                    help=f"images per step (default {DEFAULTS['batch_size']})")
     p.add_argument("--lr", type=positive(float), default=None,
@@ -95,8 +103,11 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
     Ctrl-C during training reports the last good checkpoint (``main`` handles the rest)."""
     parser = build_parser(f"python -m npgan.demos.{dataset}", dataset, default_epochs, description)
     args = parser.parse_args(argv)
+    if args.upsample and args.model != "dcgan" and not args.resume:
+        parser.error("--upsample is for --model dcgan")
+    suffix = ("_dcgan" if args.model == "dcgan" else "") + ("_conditional" if args.conditional else "")
     out = args.out or ((os.path.dirname(args.resume) or ".") if args.resume
-                       else os.path.join("runs", dataset + ("_conditional" if args.conditional else "")))
+                       else os.path.join("runs", dataset + suffix))
     if os.path.exists(out) and not os.path.isdir(out):
         parser.error(f"--out {out} is a file, not a folder")
     previous = os.path.join(out, "checkpoint.npz")
@@ -111,13 +122,19 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
         else:
             settings = {k: v if getattr(args, k) is None else getattr(args, k)
                         for k, v in DEFAULTS.items()}
-            cfg = GANConfig(latent_dim=settings["latent_dim"],
-                            num_classes=10 if args.conditional else 0)
+            classes = 10 if args.conditional else 0
+            if args.model == "dcgan":
+                cfg = DCGANConfig(latent_dim=settings["latent_dim"], num_classes=classes,
+                                  upsample=args.upsample or "transpose")
+                default_epochs = DCGAN_EPOCHS
+            else:
+                cfg = GANConfig(latent_dim=settings["latent_dim"], num_classes=classes)
             trainer = GANTrainer(cfg, lr=settings["lr"], optimizer=settings["optimizer"],
                                  seed=settings["seed"], backend=args.backend or "numpy")
             history, info = None, {"dataset": dataset, "batch_size": settings["batch_size"],
                                    "model": trainer.cfg.to_dict(), **trainer.settings}
-        info["epochs"] = args.epochs or info.get("epochs") or default_epochs
+        info["epochs"] = args.epochs or info.get("epochs") or (
+            DCGAN_EPOCHS if isinstance(trainer.cfg, DCGANConfig) else default_epochs)
         info["backend"] = backend_name(trainer.xp)
         images, labels = load_images("train", args.data_dir)
     except (BackendError, CheckpointError, DataError, OSError) as e:   # OSError: unreadable
@@ -141,7 +158,8 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
     except OSError as e:
         print(f"error: cannot create the output folder {out}: {e.strerror}", file=sys.stderr)
         return 2
-    kind = "a conditional GAN" if trainer.conditional else "a GAN"
+    kind = ("a conditional " if trainer.conditional else "a ") + (
+        "DCGAN" if isinstance(trainer.cfg, DCGANConfig) else "GAN")
     print(f"npgan: training {kind} on {dataset} for {run.total_steps} steps "
           f"({info['epochs']} epochs of {run.steps_per_epoch}); outputs in {os.path.abspath(out)}")
     try:
@@ -186,6 +204,12 @@ def check_resume_flags(parser, args, trainer, info, dataset):
         parser.error(f"the checkpoint was trained on {info['dataset']}, not {dataset}")
     if args.conditional and not trainer.conditional:
         parser.error("--conditional given, but the checkpoint holds a plain GAN")
+    model = "dcgan" if isinstance(trainer.cfg, DCGANConfig) else "mlp"
+    if args.model is not None and args.model != model:
+        parser.error(f"--model {args.model} contradicts the checkpoint's {model}")
+    if args.upsample is not None and getattr(trainer.cfg, "upsample", None) != args.upsample:
+        parser.error(f"--upsample {args.upsample} contradicts the checkpoint's "
+                     f"{getattr(trainer.cfg, 'upsample', 'fully connected model')}")
     if info.get("batch_size") is None:
         if args.batch_size is None:
             parser.error("the checkpoint does not record its batch size; give --batch-size")

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from npgan.backend import BACKENDS, to_host
 from npgan.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
 from npgan.data import batches
-from npgan.models import GANConfig
+from npgan.models import config_from_dict
 from npgan.plots import save_image_grid, save_loss_curves
 from npgan.train import HISTORY_KEYS, GANTrainer
 
@@ -82,12 +82,10 @@ def check_run_state(arrays, meta):
     if meta.get("dtype") not in ("float32", "float64"):
         raise CheckpointError(f"its dtype {meta.get('dtype')!r} is not float32 or float64")
     try:
-        cfg = GANConfig.from_dict(meta["config"])
-        g = [int(w) for w in (cfg.latent_dim, *cfg.g_hidden, cfg.image_dim)]
-        d = [int(w) for w in (cfg.image_dim, *cfg.d_hidden, 1)]
+        cfg = config_from_dict(meta["config"])
+        weights = cfg.weight_count()
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"its 'config' is missing or invalid ({e!r})") from e
-    weights = sum(a * b for w in (g, d) for a, b in zip(w, w[1:]))   # of every Linear
     held = sum(v.size for v in arrays.values())
     if weights > held:
         raise CheckpointError(f"its config describes layers of {weights} weights, but the file "

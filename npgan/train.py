@@ -19,7 +19,7 @@ import numpy as np
 from npgan.backend import get_array_module, load_backend, to_device, to_host
 from npgan.checkpoint import CheckpointError, check_arrays
 from npgan.losses import bce_with_logits
-from npgan.models import GANConfig, build_networks
+from npgan.models import GANConfig, build_networks, config_from_dict
 from npgan.nn import BatchNorm1d, BatchNorm2d, input_grad_only
 from npgan.optim import Adam, RMSprop
 
@@ -195,9 +195,10 @@ class GANTrainer:
         """D's backward in the fast D step, where D's input is data: dL/d(images) is never
         used, so D's first layer skips that matrix product. (A conditional D still computes
         it: part of it is the gradient of its label embedding.)"""
-        if self.conditional:
+        first = self.D[0] if not self.conditional else None
+        if not hasattr(first, "without_input_grad"):        # e.g. a DCGAN's D starts by reshaping
             return self.D.backward(dlogits)
-        with self.D[0].without_input_grad():
+        with first.without_input_grad():
             return self.D.backward(dlogits)
 
     def sample(self, z, labels=None, batch_size=1000):
@@ -262,7 +263,7 @@ class GANTrainer:
             raise CheckpointError(f"checkpoint holds a {meta.get('kind')!r} model, not an npgan "
                                   "'gan' or 'cgan'")
         try:
-            cfg = GANConfig.from_dict(meta["config"])
+            cfg = config_from_dict(meta["config"])
             trainer = cls(cfg, dtype=np.dtype(meta["dtype"]).type, backend=xp, fast=fast, **{
                 k: tuple(v) if k == "betas" else v for k, v in meta["settings"].items()})
             step = int(meta["step"])

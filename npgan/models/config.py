@@ -34,6 +34,13 @@ class GANConfig:
         if not self.g_hidden or not self.d_hidden or min(self.g_hidden + self.d_hidden) < 1:
             raise ValueError("GANConfig: g_hidden and d_hidden must be non-empty lists of positive sizes")
 
+    def weight_count(self):
+        """The number of weights in the Linears: what a checkpoint of this config must hold
+        at least (checked before anything is allocated)."""
+        g = (self.latent_dim, *self.g_hidden, self.image_dim)
+        d = (self.image_dim, *self.d_hidden, 1)
+        return sum(int(a) * int(b) for w in (g, d) for a, b in zip(w, w[1:]))
+
     def to_dict(self):
         d = asdict(self)
         d["g_hidden"], d["d_hidden"] = list(self.g_hidden), list(self.d_hidden)

@@ -1,0 +1,147 @@
+"""The convolutional GAN (DCGAN; Radford, Metz and Chintala 2016) for 28 x 28 grey images.
+
+Shapes after every layer of the default networks (batch N, latent 100, channels (128, 64)):
+
+    G (transposed convolutions, upsample="transpose"):
+        z                                            (N, 100)
+        Linear(100 -> 128*7*7, no bias)              (N, 6272)
+        BatchNorm1d, ReLU                            (N, 6272)
+        Unflatten                                    (N, 128, 7, 7)
+        ConvTranspose2d(128 -> 64, k4 s2 p1)         (N, 64, 14, 14)
+        BatchNorm2d, ReLU                            (N, 64, 14, 14)
+        ConvTranspose2d(64 -> 1, k4 s2 p1)           (N, 1, 28, 28)
+        Tanh, Flatten                                (N, 784)      pixels in [-1, 1]
+
+    G with upsample="nearest" (Odena, Dumoulin and Olah 2016, "Deconvolution and
+    Checkerboard Artifacts"): each ConvTranspose2d(k4 s2 p1) becomes
+        Upsample(2), Conv2d(k3 s1 p1)                the same output shape
+
+    D:
+        x                                            (N, 784)
+        Unflatten                                    (N, 1, 28, 28)
+        Conv2d(1 -> 64, k4 s2 p1), LeakyReLU(0.2)    (N, 64, 14, 14)
+        Conv2d(64 -> 128, k4 s2 p1, no bias)         (N, 128, 7, 7)
+        BatchNorm2d, LeakyReLU(0.2)                  (N, 128, 7, 7)
+        Dropout(p) when d_dropout > 0                (N, 128, 7, 7)
+        Flatten, Linear(128*7*7 -> 1)                (N, 1)        one logit
+
+Both networks take and give flat (N, 784) images, like the fully connected GAN's, so the
+trainer, checkpoints, sampling and metrics are the same code for both; the first and last
+layers reshape. As in DCGAN: no pooling (strided convolutions), BatchNorm in both networks
+but not at G's output or D's input, ReLU in G, LeakyReLU(0.2) in D. A layer that feeds a
+BatchNorm has no bias (BatchNorm subtracts the mean, so the bias could not learn).
+
+Conditional (``num_classes > 0``), through the same ``Conditional`` wrapper as the MLP:
+G sees [z, E_G[label]] (a learned embed_dim-vector joined to the noise); D sees its image
+joined with a learned 28 x 28 *label plane* E_D[label] as a second input channel, so every
+convolution window sees the label next to the pixels.
+"""
+
+from dataclasses import asdict, dataclass, fields
+
+import numpy as np
+
+from npgan.nn import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Flatten,
+                      LeakyReLU, Linear, ReLU, Sequential, Tanh, Unflatten, Upsample)
+
+UPSAMPLE = ("transpose", "nearest")
+
+
+@dataclass(frozen=True)
+class DCGANConfig:
+    """Sizes and constants of a DCGAN's two networks (everything needed to rebuild them)."""
+
+    model: str = "dcgan"                 # tells a checkpoint's config from GANConfig's
+    latent_dim: int = 100
+    g_channels: tuple = (128, 64)        # G's channels at 7 x 7 and at 14 x 14
+    d_channels: tuple = (64, 128)        # D's channels at 14 x 14 and at 7 x 7
+    image_dim: int = 784                 # 28 x 28, one channel
+    upsample: str = "transpose"          # "transpose": ConvTranspose2d; "nearest": Upsample + Conv2d
+    slope: float = 0.2                   # D's LeakyReLU negative slope
+    d_dropout: float = 0.0               # dropout before D's last layer
+    bn_eps: float = 1e-5
+    bn_momentum: float = 0.1
+    num_classes: int = 0                 # 0: a plain GAN; 10: conditional on 10 classes
+    embed_dim: int = 10                  # G's label embedding (D's is one 28 x 28 plane)
+
+    side = 28                            # not a field: the image is side x side
+
+    @property
+    def conditional(self):
+        return self.num_classes > 0
+
+    def __post_init__(self):
+        for name in ("g_channels", "d_channels"):
+            object.__setattr__(self, name, tuple(int(c) for c in getattr(self, name)))
+            if len(getattr(self, name)) != 2 or min(getattr(self, name)) < 1:
+                raise ValueError(f"DCGANConfig: {name} must be two positive channel counts, "
+                                 f"got {list(getattr(self, name))}")
+        if self.model != "dcgan":
+            raise ValueError(f"DCGANConfig: model must be 'dcgan', got {self.model!r}")
+        if self.image_dim != self.side * self.side:
+            raise ValueError(f"DCGANConfig: the DCGAN is built for 28 x 28 images "
+                             f"(image_dim 784), got image_dim {self.image_dim}")
+        if self.upsample not in UPSAMPLE:
+            raise ValueError(f"DCGANConfig: upsample must be one of {UPSAMPLE}, got {self.upsample!r}")
+        if not 0 <= self.d_dropout < 1:
+            raise ValueError(f"DCGANConfig: d_dropout must be in [0, 1), got {self.d_dropout}")
+        if int(self.latent_dim) < 1:
+            raise ValueError(f"DCGANConfig: latent_dim must be a positive integer, got {self.latent_dim}")
+
+    def to_dict(self):
+        d = asdict(self)
+        d["g_channels"], d["d_channels"] = list(self.g_channels), list(self.d_channels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d):
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"DCGANConfig: unknown fields {unknown}")
+        return cls(**d)
+
+    def weight_count(self):
+        """The number of weights in the convolutions and Linears: what a checkpoint of this
+        config must hold at least (checked before anything is allocated)."""
+        (g1, g2), (d1, d2), s = self.g_channels, self.d_channels, self.side // 4
+        k = 4 if self.upsample == "transpose" else 3                # G's kernels
+        c = 2 if self.conditional else 1                            # D's input channels
+        return (self.latent_dim * g1 * s * s + g1 * g2 * k * k + g2 * k * k
+                + c * d1 * 16 + d1 * d2 * 16 + d2 * s * s)
+
+
+def up_block(c_in, c_out, cfg, *, rng, dtype, bias):
+    """Double the height and width: ConvTranspose2d(k4 s2 p1), or Upsample(2) + Conv2d(k3 p1)."""
+    if cfg.upsample == "transpose":
+        return [ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1, bias=bias, rng=rng, dtype=dtype)]
+    return [Upsample(2), Conv2d(c_in, c_out, 3, padding=1, bias=bias, rng=rng, dtype=dtype)]
+
+
+def build_dcgan_generator(cfg, *, rng, dtype=np.float32, in_dim=None):
+    """G: (N, latent_dim) noise -> (N, 784) images in [-1, 1] (see the module docstring)."""
+    (c1, c2), s = cfg.g_channels, cfg.side // 4
+    bn = dict(eps=cfg.bn_eps, momentum=cfg.bn_momentum, dtype=dtype)
+    return Sequential(
+        Linear(in_dim or cfg.latent_dim, c1 * s * s, bias=False, rng=rng, dtype=dtype),
+        BatchNorm1d(c1 * s * s, **bn), ReLU(),
+        Unflatten((c1, s, s)),                                      # (N, c1, 7, 7)
+        *up_block(c1, c2, cfg, rng=rng, dtype=dtype, bias=False),   # (N, c2, 14, 14)
+        BatchNorm2d(c2, **bn), ReLU(),
+        *up_block(c2, 1, cfg, rng=rng, dtype=dtype, bias=True),     # (N, 1, 28, 28)
+        Tanh(), Flatten())                                          # (N, 784)
+
+
+def build_dcgan_discriminator(cfg, *, rng, dtype=np.float32, in_channels=1):
+    """D: (N, in_channels * 784) images -> (N, 1) logits (see the module docstring)."""
+    (c1, c2), s = cfg.d_channels, cfg.side // 4
+    layers = [Unflatten((in_channels, cfg.side, cfg.side)),                        # (N, C, 28, 28)
+              Conv2d(in_channels, c1, 4, stride=2, padding=1, rng=rng, dtype=dtype),  # (N, c1, 14, 14)
+              LeakyReLU(cfg.slope),
+              Conv2d(c1, c2, 4, stride=2, padding=1, bias=False, rng=rng, dtype=dtype),  # (N, c2, 7, 7)
+              BatchNorm2d(c2, eps=cfg.bn_eps, momentum=cfg.bn_momentum, dtype=dtype),
+              LeakyReLU(cfg.slope)]
+    if cfg.d_dropout:
+        layers.append(Dropout(cfg.d_dropout, rng=rng))
+    layers += [Flatten(), Linear(c2 * s * s, 1, rng=rng, dtype=dtype)]              # (N, 1)
+    return Sequential(*layers)
