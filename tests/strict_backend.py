@@ -100,6 +100,11 @@ class StrictArray:
     def reshape(self, *shape):
         return StrictArray(self.a.reshape(*shape))
 
+    strides = property(lambda self: self.a.strides)             # bytes, as on CuPy
+
+    def transpose(self, *axes):
+        return StrictArray(self.a.transpose(*axes))
+
     def astype(self, dtype, copy=True):
         return StrictArray(self.a.astype(dtype, copy=copy))
 
@@ -195,5 +200,8 @@ for _name in ("zeros", "ones", "empty", "arange"):                 # from shapes
 for _name in ("float32", "float64", "int64", "integer", "floating"):
     setattr(strict, _name, getattr(np, _name))                     # CuPy re-exports NumPy's
 strict.asarray, strict.concatenate = asarray, concatenate
+strict.broadcast_to = _function(np.broadcast_to)
+strict.lib = types.SimpleNamespace(stride_tricks=types.SimpleNamespace(      # as cupy.lib
+    as_strided=_function(np.lib.stride_tricks.as_strided)))
 strict.random = types.SimpleNamespace(default_rng=Generator)
 StrictArray.__array_namespace_module__ = strict

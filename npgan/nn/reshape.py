@@ -1,0 +1,60 @@
+"""Flatten and Unflatten: the bridge between Linear layers (N, D) and conv layers (N, C, H, W).
+
+Neither changes a number, so each backward is the inverse reshape of its forward.
+"""
+
+import math
+
+from npgan.nn.module import Module
+
+
+class Flatten(Module):
+    """(N, C, H, W) -> (N, C*H*W), row-major (C outermost), as PyTorch's ``nn.Flatten()``.
+
+    Gradient: dx = dout reshaped back to the input's shape. The reshape is a view whenever
+    the input's memory allows (it does for a conv layer's output, see conv.py).
+    """
+
+    def forward(self, x):                    # x: (N, C, H, W) -> (N, C*H*W)
+        """Caches the input shape (all backward needs)."""
+        if getattr(x, "ndim", 0) < 2:
+            raise ValueError(f"Flatten expects an input (N, ...) with a batch axis, got shape "
+                             f"{getattr(x, 'shape', type(x).__name__)}; add one with x[None]")
+        self.cache = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dout):                # dout: (N, C*H*W) -> dx: (N, C, H, W)
+        shape = self.pop_cache()
+        if tuple(dout.shape) != (shape[0], math.prod(shape[1:])):
+            raise ValueError(f"Flatten.backward expects dout of shape "
+                             f"{(shape[0], math.prod(shape[1:]))} (its forward flattened "
+                             f"{tuple(shape)}), got {tuple(dout.shape)}")
+        return dout.reshape(shape)
+
+
+class Unflatten(Module):
+    """(N, C*H*W) -> (N, C, H, W) for a given ``shape`` = (C, H, W): Flatten's inverse.
+
+    Gradient: dx = dout reshaped to (N, C*H*W).
+    """
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(int(n) for n in shape)
+        self.size = math.prod(self.shape)
+
+    def forward(self, x):                    # x: (N, C*H*W) -> (N, C, H, W)
+        """Caches nothing but a marker: backward needs only dout's own shape."""
+        if getattr(x, "ndim", 0) != 2 or x.shape[1] != self.size:
+            raise ValueError(f"Unflatten{self.shape} expects an input of shape "
+                             f"(N, {self.size}) (= (N, {' * '.join(map(str, self.shape))})), "
+                             f"got shape {getattr(x, 'shape', type(x).__name__)}")
+        self.cache = True
+        return x.reshape((x.shape[0],) + self.shape)
+
+    def backward(self, dout):                # dout: (N, C, H, W) -> dx: (N, C*H*W)
+        self.pop_cache()
+        return dout.reshape(dout.shape[0], self.size)
+
+    def extra_repr(self):
+        return f"{self.shape}"
