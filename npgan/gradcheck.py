@@ -88,13 +88,6 @@ def check_function(fn, x, *, h=1e-5):
     return rel_error(grad, numerical_gradient(lambda: fn(x)[0], x, h))
 
 
-<<<<<<< HEAD
-if __name__ == "__main__":                  # python -m npgan.gradcheck: see gradcheck_cli.py
-    import sys
-
-    from npgan.gradcheck_cli import main
-    sys.exit(main())
-=======
 def check_directional(module, x, *, n_directions=4, rng=None, h=1e-5):
     """Compare ``module.backward`` with centred differences along random unit directions.
 
@@ -132,4 +125,9 @@ def check_directional(module, x, *, n_directions=4, rng=None, h=1e-5):
             numerical.append((f_plus - f_minus) / (2 * h))
         errors[name] = rel_error(np.array(analytic), np.array(numerical))
     return errors
->>>>>>> conv
+
+if __name__ == "__main__":                  # python -m npgan.gradcheck: see gradcheck_cli.py
+    import sys
+
+    from npgan.gradcheck_cli import main
+    sys.exit(main())
