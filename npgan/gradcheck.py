@@ -126,6 +126,7 @@ def check_directional(module, x, *, n_directions=4, rng=None, h=1e-5):
         errors[name] = rel_error(np.array(analytic), np.array(numerical))
     return errors
 
+
 if __name__ == "__main__":                  # python -m npgan.gradcheck: see gradcheck_cli.py
     import sys
 

@@ -8,11 +8,13 @@ a moment, and every array is float64.
 
 import numpy as np
 
-from npgan.gradcheck import check_function, check_module, numerical_gradient, rel_error
+from npgan.gradcheck import (check_directional, check_function, check_module,
+                             numerical_gradient, rel_error)
 from npgan.losses import bce, bce_with_logits, softmax_cross_entropy
-from npgan.models import GANConfig, build_networks
-from npgan.nn import (BatchNorm1d, BatchNorm2d, Dropout, Embedding, LeakyReLU, Linear, ReLU, Sequential,
-                      Sigmoid, Tanh)
+from npgan.models import DCGANConfig, GANConfig, build_networks
+from npgan.nn import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Embedding,
+                      Flatten, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh, Unflatten,
+                      Upsample)
 
 F64 = np.float64
 SEED = 1234
@@ -71,6 +73,41 @@ def layer_cases():
                                              BatchNorm1d(8, dtype=F64), Tanh(),
                                              Linear(8, 2, rng=r, dtype=F64)),
                                   r.standard_normal((7, 6)))),
+        ("Conv2d (k3 s1 p1)", lambda r: (Conv2d(2, 3, 3, padding=1, rng=r, dtype=F64),
+                                         r.standard_normal((2, 2, 5, 4)))),
+        ("Conv2d (k4 s2 p1, no bias)", lambda r: (Conv2d(2, 3, 4, stride=2, padding=1, bias=False,
+                                                         rng=r, dtype=F64),
+                                                  r.standard_normal((2, 2, 6, 8)))),
+        ("Conv2d (k5 s1 p2)", lambda r: (Conv2d(2, 2, 5, padding=2, rng=r, dtype=F64),
+                                         r.standard_normal((2, 2, 5, 6)))),
+        ("Conv2d (2x3 kernel, s2 p2)", lambda r: (Conv2d(3, 2, (2, 3), stride=2, padding=2,
+                                                         rng=r, dtype=F64),
+                                                  r.standard_normal((2, 3, 6, 7)))),
+        ("ConvTranspose2d (k4 s2 p1)", lambda r: (ConvTranspose2d(3, 2, 4, stride=2, padding=1,
+                                                                  rng=r, dtype=F64),
+                                                  r.standard_normal((2, 3, 3, 4)))),
+        ("ConvTranspose2d (k3 s2 p1, output_padding 1)",
+         lambda r: (ConvTranspose2d(2, 2, 3, stride=2, padding=1, output_padding=1, rng=r,
+                                    dtype=F64), r.standard_normal((2, 2, 3, 3)))),
+        ("Upsample (x2)", lambda r: (Upsample(2), r.standard_normal((2, 3, 3, 4)))),
+        ("Flatten", lambda r: (Flatten(), r.standard_normal((2, 3, 2, 2)))),
+        ("Unflatten", lambda r: (Unflatten((3, 2, 2)), r.standard_normal((2, 12)))),
+    ]
+
+
+def directional_cases():
+    """Real DCGAN layer sizes (batch 2), checked along 3 random directions per gradient
+    (``check_directional``): a full sweep of a 128x64x4x4 weight alone is 262,144 pairs
+    of forwards."""
+    return [
+        ("Conv2d 64->128 k4 s2 p1 on 14x14 (directional)",
+         lambda r: (Conv2d(64, 128, 4, stride=2, padding=1, rng=r, dtype=F64),
+                    r.standard_normal((2, 64, 14, 14)))),
+        ("ConvTranspose2d 128->64 k4 s2 p1 on 7x7 (directional)",
+         lambda r: (ConvTranspose2d(128, 64, 4, stride=2, padding=1, rng=r, dtype=F64),
+                    r.standard_normal((2, 128, 7, 7)))),
+        ("BatchNorm2d 64 on 14x14 (directional)",
+         lambda r: (BatchNorm2d(64, dtype=F64), 5 * r.standard_normal((2, 64, 14, 14)) + 12)),
     ]
 
 
@@ -93,12 +130,17 @@ def loss_cases():
             ("softmax_cross_entropy", softmax_case)]
 
 
-def gan_losses(cfg, rng):
-    """The two losses of a GAN step on small networks: returns errors of D's parameters for
+def gan_losses(cfg, rng, *, n=6, directions=None, h=1e-5):
+    """The two losses of a GAN step: returns errors of D's parameters for
     L_D = BCE(D(real), 1) + BCE(D(fake), 0) (two backwards adding up), and of G's for
-    L_G = BCE(D(G(z)), 1) through D."""
+    L_G = BCE(D(G(z)), 1) through D. Every entry by finite differences, or, with
+    ``directions``, that many random unit directions per parameter (for real sizes).
+
+    The DCGAN cases take h = 1e-6, not 1e-5: a DCGAN has thousands of ReLU inputs, and a step that
+    carries one across its kink at 0 measures the jump, not the derivative (seen with
+    h = 1e-5 on one seed of three). A ten times smaller step crosses one ten times less
+    often, and float64 round-off, about 1e-16 / h, is still far below the tolerance."""
     G, D = build_networks(cfg, rng=rng, dtype=F64)
-    n = 6
     real = rng.uniform(-1, 1, (n, cfg.image_dim))
     z = rng.standard_normal((n, cfg.latent_dim))
     labels = (rng.integers(0, cfg.num_classes, n),) if cfg.conditional else ()
@@ -113,16 +155,41 @@ def gan_losses(cfg, rng):
     D.zero_grad()
     D.backward(bce_with_logits(D(real, *labels), 1.0)[1])
     D.backward(bce_with_logits(D(G(z, *labels), *labels), 0.0)[1])
-    errors = {f"D.{k}": rel_error(p.grad, numerical_gradient(d_loss, p.data))
-              for k, p in D.named_parameters()}
+    check = (lambda f, a: numerical_gradient(f, a, h)) if directions is None else (
+        lambda f, a: directional(f, a, p_grad[0], rng, directions, h))
+    errors = {}
+    for k, p in D.named_parameters():
+        p_grad = [p.grad.copy()]
+        errors[f"D.{k}"] = rel_error(p_grad[0], check(d_loss, p.data)) if directions is None \
+            else check(d_loss, p.data)
     G.zero_grad()
     G.backward(D.backward(bce_with_logits(D(G(z, *labels), *labels), 1.0)[1]))
-    errors.update({f"G.{k}": rel_error(p.grad, numerical_gradient(g_loss, p.data))
-                   for k, p in G.named_parameters()})
+    for k, p in G.named_parameters():
+        p_grad = [p.grad.copy()]
+        errors[f"G.{k}"] = rel_error(p_grad[0], check(g_loss, p.data)) if directions is None \
+            else check(g_loss, p.data)
     return errors
 
 
+def directional(loss, a, grad, rng, n, h):
+    """rel_error of <grad, v> against (loss(a + h v) - loss(a - h v)) / 2h, n unit directions v."""
+    analytic, numerical = [], []
+    for _ in range(n):
+        v = rng.standard_normal(a.shape)
+        v /= np.linalg.norm(v)
+        old = a.copy()
+        a[...] = old + h * v
+        plus = loss()
+        a[...] = old - h * v
+        minus = loss()
+        a[...] = old
+        analytic.append(float((grad * v).sum()))
+        numerical.append((plus - minus) / (2 * h))
+    return rel_error(np.array(analytic), np.array(numerical))
+
+
 SMALL = dict(latent_dim=3, g_hidden=(5, 6, 4), d_hidden=(6, 5), image_dim=4)
+TINY_DCGAN = dict(latent_dim=3, g_channels=(2, 2), d_channels=(2, 2))
 
 
 def model_cases():
@@ -130,6 +197,15 @@ def model_cases():
         ("GAN: D loss and G loss through D", lambda r: gan_losses(GANConfig(**SMALL), r)),
         ("cGAN: D loss and G loss through D",
          lambda r: gan_losses(GANConfig(**SMALL, num_classes=3, embed_dim=2), r)),
+        ("DCGAN, small channels: D loss and G loss through D",
+         lambda r: gan_losses(DCGANConfig(**TINY_DCGAN), r, n=3, h=1e-6)),
+        ("DCGAN with upsample + conv, small channels",
+         lambda r: gan_losses(DCGANConfig(**TINY_DCGAN, upsample="nearest"), r, n=3, h=1e-6)),
+        ("conditional DCGAN, small channels",
+         lambda r: gan_losses(DCGANConfig(**TINY_DCGAN, num_classes=3, embed_dim=2), r, n=3,
+                              h=1e-6)),
+        ("DCGAN, default sizes (directional)",
+         lambda r: gan_losses(DCGANConfig(), r, n=2, directions=2, h=1e-6)),
     ]
 
 
@@ -137,6 +213,9 @@ def all_cases():
     """[(group, name, function of rng returning {gradient: error})] for every check."""
     def module_case(build):
         return lambda rng: check_module(*build(rng), rng=rng)
+    def directional_case(build):
+        return lambda rng: check_directional(*build(rng), rng=rng, n_directions=3)
     return ([("layer", name, module_case(build)) for name, build in layer_cases()]
+            + [("layer", name, directional_case(build)) for name, build in directional_cases()]
             + [("loss", name, fn) for name, fn in loss_cases()]
             + [("model", name, fn) for name, fn in model_cases()])
