@@ -13,7 +13,7 @@ from npgan.backend import (BackendError, get_array_module, load_backend, to_devi
                            to_host)
 from npgan.gradcheck import check_function, check_module, numerical_gradient, rel_error
 from npgan.losses import bce_with_logits
-from npgan.models import GANConfig, build_networks
+from npgan.models import DCGANConfig, GANConfig, build_networks
 from npgan.nn import (BatchNorm1d, BatchNorm2d, Dropout, Embedding, LeakyReLU, Linear, ReLU,
                       Sequential, Sigmoid, Tanh)
 from npgan.run import Run, fixed_noise, load_run
@@ -24,6 +24,9 @@ from strict_backend import IMPLICIT, strict
 
 F64 = np.float64
 CSMALL = GANConfig(latent_dim=16, g_hidden=(32, 64), d_hidden=(64, 32), num_classes=10)
+DCSMALL = DCGANConfig(latent_dim=8, g_channels=(8, 4), d_channels=(4, 8))
+CDCSMALL = DCGANConfig(latent_dim=8, g_channels=(8, 4), d_channels=(4, 8), num_classes=10,
+                       upsample="nearest")
 
 
 def cupy_or_none():
@@ -219,7 +222,8 @@ def same_noise(trainers, seed=5):
             rng.integers(0, t.cfg.num_classes, n), t.xp)
 
 
-@pytest.mark.parametrize("cfg", [SMALL, CSMALL], ids=["gan", "cgan"])
+@pytest.mark.parametrize("cfg", [SMALL, CSMALL, DCSMALL, CDCSMALL],
+                         ids=["gan", "cgan", "dcgan", "conditional dcgan, upsample"])
 def test_training_steps_match_numpy(xp, cfg):
     """Same seed, same batches, same noise: the device trains exactly as NumPy does."""
     host, dev = GANTrainer(cfg, seed=3), GANTrainer(cfg, seed=3, backend=xp)

@@ -1,0 +1,126 @@
+"""The DCGAN: its architecture as documented, its training step (fast == plain), and every
+outer tool (demo flags, checkpoints, resume, sampling, evaluation) working for it."""
+
+import numpy as np
+import pytest
+
+from npgan.evaluate import main as evaluate_main
+from npgan.models import DCGANConfig, build_networks, config_from_dict
+from npgan.nn import ConvTranspose2d, Upsample
+from npgan.run import load_run
+from npgan.train import GANTrainer
+from small_runs import demo, sample, small_checkpoint, small_images
+
+TINY = DCGANConfig(latent_dim=8, g_channels=(8, 4), d_channels=(4, 8))
+
+
+def shapes_after_each_layer(net, x):
+    shapes = []
+    for layer in net:
+        x = layer(x)
+        shapes.append((type(layer).__name__, x.shape[1:]))
+    return shapes
+
+
+def test_default_architecture_has_the_documented_shapes():
+    G, D = build_networks(DCGANConfig(), rng=np.random.default_rng(0))
+    z = np.zeros((2, 100), np.float32)
+    assert shapes_after_each_layer(G, z) == [
+        ("Linear", (6272,)), ("BatchNorm1d", (6272,)), ("ReLU", (6272,)),
+        ("Unflatten", (128, 7, 7)), ("ConvTranspose2d", (64, 14, 14)),
+        ("BatchNorm2d", (64, 14, 14)), ("ReLU", (64, 14, 14)), ("ConvTranspose2d", (1, 28, 28)),
+        ("Tanh", (1, 28, 28)), ("Flatten", (784,))]
+    assert shapes_after_each_layer(D, np.zeros((2, 784), np.float32)) == [
+        ("Unflatten", (1, 28, 28)), ("Conv2d", (64, 14, 14)), ("LeakyReLU", (64, 14, 14)),
+        ("Conv2d", (128, 7, 7)), ("BatchNorm2d", (128, 7, 7)), ("LeakyReLU", (128, 7, 7)),
+        ("Flatten", (6272,)), ("Linear", (1,))]
+    assert [p.shape for n, p in G.named_parameters() if n.endswith("weight")] == \
+        [(100, 6272), (128, 64, 4, 4), (64, 1, 4, 4)]
+    assert G[0].bias is None and G[4].bias is None and D[3].bias is None   # each feeds a BatchNorm
+
+
+def test_upsample_generator_has_no_transposed_convolution():
+    G, _ = build_networks(DCGANConfig(upsample="nearest"), rng=np.random.default_rng(0))
+    assert not any(isinstance(m, ConvTranspose2d) for m in G.modules())
+    assert sum(isinstance(m, Upsample) for m in G.modules()) == 2
+    assert G(np.zeros((2, 100), np.float32)).shape == (2, 784)
+
+
+def test_conditional_dcgan_gives_d_a_label_plane():
+    G, D = build_networks(DCGANConfig(num_classes=10), rng=np.random.default_rng(0))
+    assert D.embed.weight.shape == (10, 784) and D.net[1].weight.shape == (64, 2, 4, 4)
+    assert G.embed.weight.shape == (10, 10) and G.net[0].weight.shape == (110, 6272)
+    labels = np.arange(3)
+    assert D(G(np.zeros((3, 100), np.float32), labels), labels).shape == (3, 1)
+
+
+def test_config_round_trips_and_refuses_what_does_not_fit():
+    cfg = DCGANConfig(g_channels=(16, 8), upsample="nearest", num_classes=10)
+    assert config_from_dict(cfg.to_dict()) == cfg
+    assert config_from_dict({"latent_dim": 7}).latent_dim == 7      # no "model": an MLP config
+    for bad, message in [({"model": "dcgan", "upsample": "bilinear"}, "upsample must be"),
+                         ({"model": "dcgan", "image_dim": 1024}, "28 x 28"),
+                         ({"model": "dcgan", "g_channels": [8]}, "two positive channel"),
+                         ({"model": "dcgan", "kernel": 5}, "unknown fields"),
+                         ({"model": "vae"}, "unknown model")]:
+        with pytest.raises(ValueError, match=message):
+            config_from_dict(bad)
+
+
+@pytest.mark.parametrize("cfg", [TINY, DCGANConfig(**{**TINY.to_dict(), "upsample": "nearest"}),
+                                 DCGANConfig(**{**TINY.to_dict(), "num_classes": 3, "embed_dim": 2})],
+                         ids=["transpose", "nearest", "conditional"])
+def test_fast_step_equals_the_plain_step(cfg):
+    rng = np.random.default_rng(5)
+    real = rng.uniform(-1, 1, (6, 784))
+    labels = (rng.integers(0, 3, 6),) if cfg.conditional else ()
+    fast, plain = (GANTrainer(cfg, seed=4, dtype=np.float64, fast=f) for f in (True, False))
+    assert not fast.joint_d_batch                       # D has BatchNorm2d: separate batches
+    for _ in range(2):
+        a, b = fast.train_step(real, *labels), plain.train_step(real, *labels)
+        for key in a:
+            assert a[key] == pytest.approx(b[key], rel=1e-12), key
+    for (key, a), b in zip(fast.device_state().items(), plain.device_state().values()):
+        assert np.allclose(a, b, rtol=1e-10, atol=1e-13), key
+
+
+def test_a_few_steps_lower_the_discriminators_loss_on_fixed_data():
+    """Learning at all: D, trained on one fixed real batch against G's fakes, separates them."""
+    trainer = GANTrainer(TINY, seed=0, lr=2e-3)
+    real = small_images(32)
+    first = trainer.train_step(real)["d_loss"]
+    for _ in range(15):
+        last = trainer.train_step(real)["d_loss"]
+    assert np.isfinite(last) and last < first
+
+
+def test_checkpoint_resumes_sample_and_evaluate(tmp_path, capsys):
+    ckpt = small_checkpoint(tmp_path, cfg=TINY)
+    trainer, history, _ = load_run(ckpt)
+    assert isinstance(trainer.cfg, DCGANConfig) and trainer.step == 2 and len(history["d_loss"]) == 2
+    code, _, err = sample(capsys, ckpt, "-n", "16", "-o", tmp_path / "grid.png")
+    assert code == 0, err
+    code, _, err = sample(capsys, ckpt, "-n", "5", "-o", tmp_path / "x.npy")
+    assert code == 0 and np.load(tmp_path / "x.npy").shape == (5, 28, 28)
+    assert evaluate_main([str(ckpt), "-n", "200"]) == 0
+    assert "classifier score" in capsys.readouterr().out
+
+
+def test_demo_trains_a_dcgan_and_resume_keeps_the_model(tmp_path, capsys):
+    out = tmp_path / "run"
+    code, stdout, err = demo(capsys, "--model", "dcgan", "--upsample", "nearest", "--max-steps", "2",
+                             "--batch-size", "8", "--out", out)
+    assert code == 0, err
+    assert "training a DCGAN" in stdout and (out / "checkpoint.npz").exists()
+    trainer, _, _ = load_run(out / "checkpoint.npz")
+    assert trainer.cfg.upsample == "nearest"
+    code, _, err = demo(capsys, "--resume", out / "checkpoint.npz", "--max-steps", "3")
+    assert code == 0, err
+    code, _, err = demo(capsys, "--resume", out / "checkpoint.npz", "--model", "mlp",
+                        "--max-steps", "4")
+    assert code == 2 and "--model mlp contradicts the checkpoint's dcgan" in err
+
+
+def test_upsample_flag_needs_the_dcgan(tmp_path, capsys):
+    code, _, err = demo(capsys, "--upsample", "nearest", "--out", tmp_path / "x")
+    assert code == 2 and "--upsample is for --model dcgan" in err
