@@ -1,13 +1,15 @@
 """Time one GAN training step: npgan, PyTorch (CPU, eager) and the matrix-product floor.
 
-    python benchmarks/train_step.py [--batch-sizes 64 256] [--repeats 7] [--steps 30]
-                                    [--backend numpy|cupy]
+    python benchmarks/train_step.py [--model mlp|dcgan] [--batch-sizes 64 256] [--repeats 7]
+                                    [--steps 30] [--backend numpy|cupy] [--plain]
 
-All three do the same work for the default MNIST GAN (z 100; G 128-256-512-1024-784 with
-BatchNorm; D 784-512-256-1) in float32: a D step on a real and a fake batch, then a G step with
-the non-saturating loss through D, with Adam. Each is timed as `repeats` runs of `steps` steps,
+All three do the same work in float32: a D step on a real and a fake batch, then a G step with
+the non-saturating loss through D, with Adam. ``--model mlp`` (default) is the default MNIST
+GAN (z 100; G 128-256-512-1024-784 with BatchNorm; D 784-512-256-1); ``--model dcgan`` is the
+default DCGAN (see dcgan_steppers.py). Each is timed as `repeats` runs of `steps` steps,
 interleaved so that machine noise hits them alike; the medians are compared. The floor runs
-only the matrix products such a step needs and nothing else.
+only the matrix products such a step needs and nothing else. ``--plain`` also times npgan's
+plain step (``GANTrainer(fast=False)``: the textbook step and the optimizers' plain rules).
 
 With --backend cupy, npgan and the floor run on the GPU (data moved there once, before timing)
 and PyTorch runs on CUDA, if it can; each timed run ends by waiting for the GPU to finish.
@@ -29,8 +31,8 @@ from npgan.train import GANTrainer
 CFG = GANConfig()
 
 
-def npgan_stepper(batch, xp):
-    trainer = GANTrainer(CFG, seed=0, backend=xp)
+def npgan_stepper(batch, xp, fast=True):
+    trainer = GANTrainer(CFG, seed=0, backend=xp, fast=fast)
     real = np.random.default_rng(0).uniform(-1, 1, (batch, CFG.image_dim)).astype(np.float32)
     real = to_device(real, xp)                              # once, outside the timed steps
     return lambda: trainer.train_step(real)
@@ -127,6 +129,10 @@ def time_steps(step, steps, wait):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--model", choices=("mlp", "dcgan"), default="mlp",
+                   help="the fully connected GAN (default) or the DCGAN")
+    p.add_argument("--plain", action="store_true",
+                   help="also time npgan's plain step (GANTrainer(fast=False))")
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256], metavar="B",
                    help="batch sizes to time (default 64 256)")
     p.add_argument("--repeats", type=int, default=7,
@@ -149,14 +155,21 @@ def main():
         sys.exit(2)
     # A device runs asynchronously: copying one number back waits for everything queued.
     waits = {"npgan": lambda: to_host(xp.zeros(1)), "floor": lambda: to_host(xp.zeros(1))}
-    contenders = {"npgan": lambda b: npgan_stepper(b, xp), "floor": lambda b: floor_stepper(b, xp)}
+    steppers = sys.modules[__name__]
+    if args.model == "dcgan":
+        import dcgan_steppers as steppers                   # benchmarks/dcgan_steppers.py
+    contenders = {"npgan": lambda b: steppers.npgan_stepper(b, xp),
+                  "floor": lambda b: steppers.floor_stepper(b, xp)}
+    if args.plain:
+        contenders["plain"] = lambda b: steppers.npgan_stepper(b, xp, fast=False)
+        waits["plain"] = waits["npgan"]
     try:
         import torch
         if args.torch_threads:
             torch.set_num_threads(args.torch_threads)
         device = "cuda" if args.backend == "cupy" else "cpu"
         if device == "cpu" or torch.cuda.is_available():
-            contenders["pytorch"] = lambda b: torch_stepper(b, device)
+            contenders["pytorch"] = lambda b: steppers.torch_stepper(b, device)
             waits["pytorch"] = torch.cuda.synchronize if device == "cuda" else lambda: None
             torch_note = (f"PyTorch {torch.__version__} on {device}, "
                           f"{torch.get_num_threads()} threads")
@@ -166,7 +179,8 @@ def main():
         torch_note = "PyTorch not installed (pip install 'npgan[bench]'): skipped"
     blas = os.environ.get("OPENBLAS_NUM_THREADS", "unset: one per core")
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"NumPy {np.__version__} (OPENBLAS_NUM_THREADS {blas}), npgan on {args.backend}; "
+          f"NumPy {np.__version__} (OPENBLAS_NUM_THREADS {blas}), {args.model}, npgan on "
+          f"{args.backend}; "
           f"{torch_note}")
 
     for batch in args.batch_sizes:
@@ -185,6 +199,8 @@ def main():
             print(f"  npgan / PyTorch speed: {med['pytorch'] / med['npgan']:.2f}x "
                   "(> 1: npgan is faster)")
         print(f"  npgan time / floor time: {med['npgan'] / med['floor']:.2f}x")
+        if "plain" in med:
+            print(f"  plain step / fast step time: {med['plain'] / med['npgan']:.2f}x")
 
 
 if __name__ == "__main__":
