@@ -27,7 +27,7 @@ class Conditional(Module):
     def forward(self, x, labels):
         xp = get_array_module(x)
         h = xp.concatenate([x, self.embed(labels)], axis=1)
-        self.cache = x.shape[1]
+        self.cache = x.shape[1]                  # cache: D, where dL/dh splits into dx and dE
         return self.net(h)
 
     def backward(self, dout):

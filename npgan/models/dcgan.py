@@ -58,7 +58,8 @@ class DCGANConfig:
     image_dim: int = 784                 # 28 x 28, one channel
     upsample: str = "transpose"          # "transpose": ConvTranspose2d; "nearest": Upsample + Conv2d
     slope: float = 0.2                   # D's LeakyReLU negative slope
-    d_dropout: float = 0.0               # dropout before D's last layer
+    d_dropout: float = 0.0               # dropout after each of D's LeakyReLUs
+    d_batchnorm: bool = True             # BatchNorm2d after D's second convolution
     bn_eps: float = 1e-5
     bn_momentum: float = 0.1
     num_classes: int = 0                 # 0: a plain GAN; 10: conditional on 10 classes
@@ -135,13 +136,12 @@ def build_dcgan_generator(cfg, *, rng, dtype=np.float32, in_dim=None):
 def build_dcgan_discriminator(cfg, *, rng, dtype=np.float32, in_channels=1):
     """D: (N, in_channels * 784) images -> (N, 1) logits (see the module docstring)."""
     (c1, c2), s = cfg.d_channels, cfg.side // 4
-    layers = [Unflatten((in_channels, cfg.side, cfg.side)),                        # (N, C, 28, 28)
-              Conv2d(in_channels, c1, 4, stride=2, padding=1, rng=rng, dtype=dtype),  # (N, c1, 14, 14)
-              LeakyReLU(cfg.slope),
-              Conv2d(c1, c2, 4, stride=2, padding=1, bias=False, rng=rng, dtype=dtype),  # (N, c2, 7, 7)
-              BatchNorm2d(c2, eps=cfg.bn_eps, momentum=cfg.bn_momentum, dtype=dtype),
-              LeakyReLU(cfg.slope)]
-    if cfg.d_dropout:
-        layers.append(Dropout(cfg.d_dropout, rng=rng))
-    layers += [Flatten(), Linear(c2 * s * s, 1, rng=rng, dtype=dtype)]              # (N, 1)
-    return Sequential(*layers)
+    drop = [Dropout(cfg.d_dropout, rng=rng)] if cfg.d_dropout else []
+    bn = [BatchNorm2d(c2, eps=cfg.bn_eps, momentum=cfg.bn_momentum, dtype=dtype)] if cfg.d_batchnorm else []
+    return Sequential(
+        Unflatten((in_channels, cfg.side, cfg.side)),                           # (N, C, 28, 28)
+        Conv2d(in_channels, c1, 4, stride=2, padding=1, rng=rng, dtype=dtype),  # (N, c1, 14, 14)
+        LeakyReLU(cfg.slope), *drop,
+        Conv2d(c1, c2, 4, stride=2, padding=1, bias=not bn, rng=rng, dtype=dtype),  # (N, c2, 7, 7)
+        *bn, LeakyReLU(cfg.slope), *[Dropout(cfg.d_dropout, rng=rng)] * bool(drop),
+        Flatten(), Linear(c2 * s * s, 1, rng=rng, dtype=dtype))                 # (N, 1)
