@@ -17,6 +17,7 @@ from npgan.train import OPTIMIZERS, GANTrainer
 
 DEFAULTS = {"batch_size": 64, "lr": 2e-4, "latent_dim": 100, "seed": 0, "optimizer": "adam"}
 DCGAN_EPOCHS = 5            # the DCGAN's default: about 10 minutes on 2 CPU cores (README)
+EMA = {"mlp": 0.0, "dcgan": 0.999}      # the default average of G's weights, per model
 
 
 def number(kind, *, low=0, strict=True):
@@ -48,6 +49,10 @@ def build_parser(prog, dataset, default_epochs, description):
                    help="how the DCGAN's generator doubles its image size: transposed "
                         "convolutions (default) or nearest-neighbour upsampling followed by a "
                         "convolution (no checkerboard artefacts)")
+    p.add_argument("--ema", type=number(float, strict=False), default=None, metavar="B",
+                   help="sample from an exponential moving average of G's weights, "
+                        "G_ema = B G_ema + (1 - B) G after each step (0: off; default "
+                        f"{EMA['mlp']:g}, or {EMA['dcgan']:g} with --model dcgan)")
     p.add_argument("--epochs", type=positive(int), default=None,
                    help=f"passes over the training set (default {default_epochs}, or "
                         f"{DCGAN_EPOCHS} with --model dcgan; a resumed run keeps its own unless given)")
@@ -129,8 +134,11 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
                 default_epochs = DCGAN_EPOCHS
             else:
                 cfg = GANConfig(latent_dim=settings["latent_dim"], num_classes=classes)
+            ema = EMA[args.model or "mlp"] if args.ema is None else args.ema
+            if not 0 <= ema < 1:
+                parser.error(f"--ema must be in [0, 1), got {ema:g}")
             trainer = GANTrainer(cfg, lr=settings["lr"], optimizer=settings["optimizer"],
-                                 seed=settings["seed"], backend=args.backend or "numpy")
+                                 seed=settings["seed"], backend=args.backend or "numpy", ema=ema)
             history, info = None, {"dataset": dataset, "batch_size": settings["batch_size"],
                                    "model": trainer.cfg.to_dict(), **trainer.settings}
         info["epochs"] = args.epochs or info.get("epochs") or (
@@ -216,7 +224,7 @@ def check_resume_flags(parser, args, trainer, info, dataset):
         info["batch_size"] = args.batch_size
     stored = {"batch_size": info["batch_size"], "lr": trainer.settings["lr"],
               "latent_dim": trainer.cfg.latent_dim, "seed": trainer.settings["seed"],
-              "optimizer": trainer.settings["optimizer"]}
+              "optimizer": trainer.settings["optimizer"], "ema": trainer.settings["ema"]}
     for name, value in stored.items():
         given = getattr(args, name)
         if given is not None and given != value:

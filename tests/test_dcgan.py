@@ -124,3 +124,19 @@ def test_demo_trains_a_dcgan_and_resume_keeps_the_model(tmp_path, capsys):
 def test_upsample_flag_needs_the_dcgan(tmp_path, capsys):
     code, _, err = demo(capsys, "--upsample", "nearest", "--out", tmp_path / "x")
     assert code == 2 and "--upsample is for --model dcgan" in err
+
+
+def test_ema_flag_defaults_per_model_and_is_kept_on_resume(tmp_path, capsys):
+    code, _, err = demo(capsys, "--model", "dcgan", "--max-steps", "1", "--batch-size", "8",
+                        "--out", tmp_path / "a")
+    assert code == 0, err
+    trainer, _, _ = load_run(tmp_path / "a" / "checkpoint.npz")
+    assert trainer.settings["ema"] == 0.999 and trainer.G_ema is not None
+    code, _, err = demo(capsys, "--max-steps", "1", "--batch-size", "8", "--out", tmp_path / "b")
+    assert code == 0, err
+    assert load_run(tmp_path / "b" / "checkpoint.npz")[0].G_ema is None     # the MLP: off
+    code, _, err = demo(capsys, "--resume", tmp_path / "a" / "checkpoint.npz", "--ema", "0.9",
+                        "--max-steps", "2")
+    assert code == 2 and "--ema 0.9 contradicts the checkpoint's 0.999" in err
+    code, _, err = demo(capsys, "--ema", "1", "--out", tmp_path / "c")
+    assert code == 2 and "--ema must be in [0, 1)" in err
