@@ -140,3 +140,16 @@ def test_ema_flag_defaults_per_model_and_is_kept_on_resume(tmp_path, capsys):
     assert code == 2 and "--ema 0.9 contradicts the checkpoint's 0.999" in err
     code, _, err = demo(capsys, "--ema", "1", "--out", tmp_path / "c")
     assert code == 2 and "--ema must be in [0, 1)" in err
+
+
+def test_conditional_dcgan_samples_a_label_and_interpolates(tmp_path, capsys):
+    cfg = DCGANConfig(**{**TINY.to_dict(), "num_classes": 10})
+    ckpt = small_checkpoint(tmp_path, cfg=cfg, labels=np.arange(64) % 10)
+    code, _, err = sample(capsys, ckpt, "--label", "3", "-n", "8", "-o", tmp_path / "three.npy")
+    assert code == 0, err
+    assert np.load(tmp_path / "three.npy").shape == (8, 28, 28)
+    code, _, err = sample(capsys, ckpt, "--interpolate", "-n", "2", "-o", tmp_path / "walk.png")
+    assert code == 0, err
+    assert (tmp_path / "walk.png").stat().st_size > 0
+    assert evaluate_main([str(ckpt), "-n", "200"]) == 0
+    assert "label accuracy" in capsys.readouterr().out
