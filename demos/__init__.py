@@ -1,4 +1,5 @@
-"""Demos, installed as ``npgan.demos``: ``python -m npgan.demos.mnist``, ``.fashion_mnist``,
+"""Demos, installed as ``npgan.demos``: ``python -m npgan.demos.minimal_gan`` (the whole GAN in
+one short file), ``python -m npgan.demos.mnist``, ``.fashion_mnist``,
 ``.toy2d`` and ``.train_classifier``.
 
 One BLAS thread by default (a user's own setting wins), because OpenBLAS threads that
