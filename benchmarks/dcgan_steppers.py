@@ -1,5 +1,6 @@
 """The DCGAN contenders of ``train_step.py --model dcgan``: npgan, PyTorch and the floor,
-each doing one training step of the same DCGAN (npgan/models/dcgan.py's default):
+each doing one training step of the same DCGAN (npgan/models/dcgan.py's CLASSIC layout, the
+DCGAN paper's at 28 x 28; the demo's default is a smaller, tuned one):
 
     G: Linear 100 -> 128*7*7 (no bias), BatchNorm1d, ReLU, ConvTranspose 128 -> 64 k4 s2 p1,
        BatchNorm2d, ReLU, ConvTranspose 64 -> 1 k4 s2 p1, Tanh
@@ -14,9 +15,10 @@ import numpy as np
 
 from npgan.backend import to_device
 from npgan.models import DCGANConfig
+from npgan.models.dcgan import CLASSIC
 from npgan.train import GANTrainer
 
-CFG = DCGANConfig()
+CFG = DCGANConfig(**CLASSIC)
 
 
 def npgan_stepper(batch, xp, fast=True):
