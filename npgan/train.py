@@ -202,10 +202,12 @@ class GANTrainer:
 
     def d_backward(self, dlogits):
         """D's backward in the fast D step, where D's input is data: dL/d(images) is never
-        used, so D's first layer skips that matrix product. (A conditional D still computes
-        it: part of it is the gradient of its label embedding.)"""
-        first = self.D[0] if not self.conditional else None
-        if not hasattr(first, "without_input_grad"):        # e.g. a DCGAN's D starts by reshaping
+        used, so D's first layer with parameters skips that matrix product (for a DCGAN's D,
+        the Conv2d after its Unflatten, whose col2im goes too), and D's backward stops there.
+        (A conditional D still computes it: part of it is the gradient of its label
+        embedding.)"""
+        first = None if self.conditional else self.D.first_trained_layer()
+        if not hasattr(first, "without_input_grad"):
             return self.D.backward(dlogits)
         with first.without_input_grad():
             return self.D.backward(dlogits)

@@ -191,7 +191,7 @@ class Generator:
 strict = types.ModuleType("strict", __doc__)
 for _name in ("tanh", "sqrt", "exp", "log", "log1p", "abs", "maximum", "where", "clip",
               "isfinite", "multiply", "divide", "subtract", "zeros_like", "empty_like",
-              "ones_like", "matmul"):
+              "ones_like", "matmul", "sign", "fmax", "ascontiguousarray"):
     setattr(strict, _name, _function(getattr(np, _name)))
 strict.add = _function(np.add)
 strict.add.at = lambda a, idx, values: np.add.at(unwrap(a), unwrap(idx), unwrap(values))

