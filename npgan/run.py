@@ -105,12 +105,13 @@ def check_run_state(arrays, meta):
             got = "missing" if h is None else f"of shape {h.shape}"
             raise CheckpointError(f"history.{k} is {got}; a run at step {step} has one "
                                   f"value per step, shape ({step},)")
-    noise = meta.get("noise_rng", "missing")
-    try:
-        if noise is not None:                     # None: a GPU wrote it (see from_state)
-            np.random.default_rng().bit_generator.state = noise
-    except (KeyError, TypeError, ValueError, OverflowError) as e:
-        raise CheckpointError(f"its 'noise_rng' is not a generator state ({e!r})") from e
+    for name, value in (("noise_rng", meta.get("noise_rng", "missing")),
+                        ("dropout_rng", meta.get("dropout_rng"))):
+        try:
+            if value is not None:           # None: a GPU wrote it, or no dropout state (older)
+                np.random.default_rng().bit_generator.state = value
+        except (KeyError, TypeError, ValueError, OverflowError) as e:
+            raise CheckpointError(f"its {name!r} is not a generator state ({e!r})") from e
     run = meta.get("run", {})                     # what a demo saved: dataset, batch size, ...
     if not isinstance(run, dict):
         raise CheckpointError("its 'run' information is not a JSON object")

@@ -20,7 +20,7 @@ from npgan.backend import get_array_module, load_backend, to_device, to_host
 from npgan.checkpoint import CheckpointError, check_arrays
 from npgan.losses import bce_with_logits
 from npgan.models import GANConfig, build_networks, config_from_dict
-from npgan.nn import BatchNorm1d, BatchNorm2d, input_grad_only
+from npgan.nn import BatchNorm1d, BatchNorm2d, Dropout, input_grad_only
 from npgan.optim import Adam, RMSprop
 
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
@@ -88,9 +88,18 @@ class GANTrainer:
         # so there a resumed run draws a fresh stream seeded by (seed, step): see from_state.
         self.noise_rng = (np.random.default_rng([seed, 1]) if self.xp is np
                           else self.fresh_noise_rng())
+        # Dropout masks (a DCGAN's D has dropout) come from one host Generator of the
+        # trainer's, on every backend, so that its state can be saved and a resumed run
+        # draws the masks an uninterrupted one would (Dropout copies each mask to the device).
+        self.dropout_rng = np.random.default_rng([seed, 3])
+        for m in list(self.G.modules()) + list(self.D.modules()):
+            if isinstance(m, Dropout):
+                m.rng = self.dropout_rng
         # For the fast step: without BatchNorm in D, D's output for an example does not
         # depend on the rest of the batch, so real and fake can go through D as one batch.
-        self.joint_d_batch = not any(isinstance(m, (BatchNorm1d, BatchNorm2d))
+        # (Not with Dropout either: one pass would draw its masks in another order than the
+        # plain step's two, and the fast step must compute the plain step's numbers.)
+        self.joint_d_batch = not any(isinstance(m, (BatchNorm1d, BatchNorm2d, Dropout))
                                      for m in self.D.modules())
 
     def fresh_noise_rng(self):
@@ -161,7 +170,7 @@ class GANTrainer:
         measured on the default GAN (benchmarks/README.md), and tests/test_fast_paths.py
         checks that this step equals the plain one for a GAN and a cGAN:
 
-        - real and fake go through D as one batch of 2B when D has no BatchNorm: half the
+        - real and fake go through D as one batch of 2B when D has no BatchNorm or Dropout: half the
           layer calls, larger matrix products;
         - in the D step, dL/d(images) at D's first layer is never used, so it is not computed
           (``without_input_grad``; not for a conditional D, whose label embedding needs it);
@@ -268,7 +277,8 @@ class GANTrainer:
         arrays = {k: to_host(v) for k, v in self.device_state().items()}
         meta = {"kind": "cgan" if self.conditional else "gan", "config": self.cfg.to_dict(),
                 "settings": self.settings, "dtype": np.dtype(self.dtype).name, "step": self.step,
-                "noise_rng": self.noise_rng.bit_generator.state if self.xp is np else None}
+                "noise_rng": self.noise_rng.bit_generator.state if self.xp is np else None,
+                "dropout_rng": self.dropout_rng.bit_generator.state}
         return arrays, meta
 
     def saved_objects(self):
@@ -309,6 +319,8 @@ class GANTrainer:
             n = len(prefix)
             obj.load_state_dict({k[n:]: v for k, v in arrays.items() if k.startswith(prefix)})
         trainer.step = step
+        if meta.get("dropout_rng") is not None:
+            trainer.dropout_rng.bit_generator.state = meta["dropout_rng"]
         if trainer.xp is np and meta.get("noise_rng") is not None:
             trainer.noise_rng.bit_generator.state = meta["noise_rng"]
         else:

@@ -6,12 +6,15 @@ import pytest
 
 from npgan.evaluate import main as evaluate_main
 from npgan.models import DCGANConfig, build_networks, config_from_dict
+from npgan.models.dcgan import CLASSIC
 from npgan.nn import ConvTranspose2d, Upsample
 from npgan.run import load_run
 from npgan.train import GANTrainer
 from small_runs import demo, sample, small_checkpoint, small_images
 
-TINY = DCGANConfig(latent_dim=8, g_channels=(8, 4), d_channels=(4, 8))
+TINY = DCGANConfig(latent_dim=8, g_channels=(8, 4), d_channels=(4, 8))      # dropout in D
+TINY_BN = DCGANConfig(latent_dim=8, g_channels=(8, 4), d_channels=(4, 8), d_batchnorm=True,
+                      d_dropout=0.0)                                       # the CLASSIC D
 
 
 def shapes_after_each_layer(net, x):
@@ -26,17 +29,29 @@ def test_default_architecture_has_the_documented_shapes():
     G, D = build_networks(DCGANConfig(), rng=np.random.default_rng(0))
     z = np.zeros((2, 100), np.float32)
     assert shapes_after_each_layer(G, z) == [
-        ("Linear", (6272,)), ("BatchNorm1d", (6272,)), ("ReLU", (6272,)),
-        ("Unflatten", (128, 7, 7)), ("ConvTranspose2d", (64, 14, 14)),
-        ("BatchNorm2d", (64, 14, 14)), ("ReLU", (64, 14, 14)), ("ConvTranspose2d", (1, 28, 28)),
+        ("Linear", (3136,)), ("BatchNorm1d", (3136,)), ("ReLU", (3136,)),
+        ("Unflatten", (64, 7, 7)), ("ConvTranspose2d", (32, 14, 14)),
+        ("BatchNorm2d", (32, 14, 14)), ("ReLU", (32, 14, 14)), ("ConvTranspose2d", (1, 28, 28)),
         ("Tanh", (1, 28, 28)), ("Flatten", (784,))]
+    assert shapes_after_each_layer(D, np.zeros((2, 784), np.float32)) == [
+        ("Unflatten", (1, 28, 28)), ("Conv2d", (32, 14, 14)), ("LeakyReLU", (32, 14, 14)),
+        ("Dropout", (32, 14, 14)), ("Conv2d", (64, 7, 7)), ("LeakyReLU", (64, 7, 7)),
+        ("Dropout", (64, 7, 7)), ("Flatten", (3136,)), ("Linear", (1,))]
+    assert [p.shape for n, p in G.named_parameters() if n.endswith("weight")] == \
+        [(100, 3136), (64, 32, 4, 4), (32, 1, 4, 4)]
+    assert G[0].bias is None and G[4].bias is None               # each feeds a BatchNorm
+    assert D[4].bias is not None and D[3].p == 0.3
+
+
+def test_classic_layout_has_the_papers_channels_and_batchnorm_in_d():
+    G, D = build_networks(DCGANConfig(**CLASSIC), rng=np.random.default_rng(0))
     assert shapes_after_each_layer(D, np.zeros((2, 784), np.float32)) == [
         ("Unflatten", (1, 28, 28)), ("Conv2d", (64, 14, 14)), ("LeakyReLU", (64, 14, 14)),
         ("Conv2d", (128, 7, 7)), ("BatchNorm2d", (128, 7, 7)), ("LeakyReLU", (128, 7, 7)),
         ("Flatten", (6272,)), ("Linear", (1,))]
     assert [p.shape for n, p in G.named_parameters() if n.endswith("weight")] == \
         [(100, 6272), (128, 64, 4, 4), (64, 1, 4, 4)]
-    assert G[0].bias is None and G[4].bias is None and D[3].bias is None   # each feeds a BatchNorm
+    assert D[3].bias is None                                     # it feeds a BatchNorm
 
 
 def test_upsample_generator_has_no_transposed_convolution():
@@ -48,8 +63,8 @@ def test_upsample_generator_has_no_transposed_convolution():
 
 def test_conditional_dcgan_gives_d_a_label_plane():
     G, D = build_networks(DCGANConfig(num_classes=10), rng=np.random.default_rng(0))
-    assert D.embed.weight.shape == (10, 784) and D.net[1].weight.shape == (64, 2, 4, 4)
-    assert G.embed.weight.shape == (10, 10) and G.net[0].weight.shape == (110, 6272)
+    assert D.embed.weight.shape == (10, 784) and D.net[1].weight.shape == (32, 2, 4, 4)
+    assert G.embed.weight.shape == (10, 10) and G.net[0].weight.shape == (110, 3136)
     labels = np.arange(3)
     assert D(G(np.zeros((3, 100), np.float32), labels), labels).shape == (3, 1)
 
@@ -67,15 +82,18 @@ def test_config_round_trips_and_refuses_what_does_not_fit():
             config_from_dict(bad)
 
 
-@pytest.mark.parametrize("cfg", [TINY, DCGANConfig(**{**TINY.to_dict(), "upsample": "nearest"}),
+@pytest.mark.parametrize("cfg", [TINY, TINY_BN,
+                                 DCGANConfig(**{**TINY.to_dict(), "upsample": "nearest"}),
                                  DCGANConfig(**{**TINY.to_dict(), "num_classes": 3, "embed_dim": 2})],
-                         ids=["transpose", "nearest", "conditional"])
+                         ids=["dropout in D", "BatchNorm in D", "nearest", "conditional"])
 def test_fast_step_equals_the_plain_step(cfg):
+    """With dropout too (the fast step then keeps real and fake apart, so that the masks are
+    drawn in the plain step's order)."""
     rng = np.random.default_rng(5)
     real = rng.uniform(-1, 1, (6, 784))
     labels = (rng.integers(0, 3, 6),) if cfg.conditional else ()
     fast, plain = (GANTrainer(cfg, seed=4, dtype=np.float64, fast=f) for f in (True, False))
-    assert not fast.joint_d_batch                       # D has BatchNorm2d: separate batches
+    assert not fast.joint_d_batch                        # BatchNorm2d or Dropout: separate batches
     for _ in range(2):
         a, b = fast.train_step(real, *labels), plain.train_step(real, *labels)
         for key in a:

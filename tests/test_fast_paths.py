@@ -157,10 +157,11 @@ def test_d_step_skips_the_input_gradient_of_ds_first_layer():
 
 def test_dcgan_d_step_skips_conv1s_input_gradient_and_stops_there():
     """A DCGAN's D starts with an Unflatten (no parameters): its Conv2d is the first layer
-    with parameters, returns None in the D step, and Sequential.backward stops there."""
+    with parameters, returns None in the D step, and Sequential.backward stops there. (With
+    BatchNorm in D, so that real and fake take separate backwards.)"""
     from npgan.models import DCGANConfig
-    trainer = GANTrainer(DCGANConfig(g_channels=(8, 4), d_channels=(4, 8)), seed=0,
-                         dtype=np.float64)
+    trainer = GANTrainer(DCGANConfig(g_channels=(8, 4), d_channels=(4, 8), d_batchnorm=True,
+                                     d_dropout=0.0), seed=0, dtype=np.float64)
     unflatten, conv1 = trainer.D[0], trainer.D[1]
     assert trainer.D.first_trained_layer() is conv1
     returned, reached = [], []
