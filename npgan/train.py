@@ -170,8 +170,8 @@ class GANTrainer:
         measured on the default GAN (benchmarks/README.md), and tests/test_fast_paths.py
         checks that this step equals the plain one for a GAN and a cGAN:
 
-        - real and fake go through D as one batch of 2B when D has no BatchNorm or Dropout: half the
-          layer calls, larger matrix products;
+        - real and fake go through D as one batch of 2B when D has no BatchNorm or Dropout:
+          half the layer calls, larger matrix products;
         - in the D step, dL/d(images) at D's first layer is never used, so it is not computed
           (``without_input_grad``; not for a conditional D, whose label embedding needs it);
         - in the G step, D's weight gradients would be thrown away, so they are not computed
