@@ -16,7 +16,7 @@ from npgan.run import Run, TrainingDiverged, load_run
 from npgan.train import OPTIMIZERS, GANTrainer
 
 DEFAULTS = {"batch_size": 64, "lr": 2e-4, "latent_dim": 100, "seed": 0, "optimizer": "adam"}
-DCGAN_EPOCHS = 12           # the DCGAN's default: about 10 minutes on 2 CPU cores (README)
+DCGAN_EPOCHS = 9            # the DCGAN's default: about 10 minutes on 2 CPU cores (README)
 EMA = {"mlp": 0.0, "dcgan": 0.999}      # the default average of G's weights, per model
 
 
