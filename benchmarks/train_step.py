@@ -155,13 +155,13 @@ def main():
         sys.exit(2)
     # A device runs asynchronously: copying one number back waits for everything queued.
     waits = {"npgan": lambda: to_host(xp.zeros(1)), "floor": lambda: to_host(xp.zeros(1))}
-    steppers = sys.modules[__name__]
+    model = sys.modules[__name__]                           # this file's MLP steppers
     if args.model == "dcgan":
-        import dcgan_steppers as steppers                   # benchmarks/dcgan_steppers.py
-    contenders = {"npgan": lambda b: steppers.npgan_stepper(b, xp),
-                  "floor": lambda b: steppers.floor_stepper(b, xp)}
+        import dcgan_steppers as model                      # benchmarks/dcgan_steppers.py
+    contenders = {"npgan": lambda b: model.npgan_stepper(b, xp),
+                  "floor": lambda b: model.floor_stepper(b, xp)}
     if args.plain:
-        contenders["plain"] = lambda b: steppers.npgan_stepper(b, xp, fast=False)
+        contenders["plain"] = lambda b: model.npgan_stepper(b, xp, fast=False)
         waits["plain"] = waits["npgan"]
     try:
         import torch
@@ -169,7 +169,7 @@ def main():
             torch.set_num_threads(args.torch_threads)
         device = "cuda" if args.backend == "cupy" else "cpu"
         if device == "cpu" or torch.cuda.is_available():
-            contenders["pytorch"] = lambda b: steppers.torch_stepper(b, device)
+            contenders["pytorch"] = lambda b: model.torch_stepper(b, device)
             waits["pytorch"] = torch.cuda.synchronize if device == "cuda" else lambda: None
             torch_note = (f"PyTorch {torch.__version__} on {device}, "
                           f"{torch.get_num_threads()} threads")

@@ -42,14 +42,21 @@ class GANConfig:
         return sum(int(a) * int(b) for w in (g, d) for a, b in zip(w, w[1:]))
 
     def to_dict(self):
-        d = asdict(self)
-        d["g_hidden"], d["d_hidden"] = list(self.g_hidden), list(self.d_hidden)
-        return d
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, d):
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"GANConfig: unknown fields {unknown}")
-        return cls(**d)
+        return config_from_fields(cls, d)
+
+
+def config_to_dict(cfg):
+    """A config dataclass as JSON-able dict (tuples of sizes become lists)."""
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}
+
+
+def config_from_fields(cls, d):
+    """``cls(**d)``, refusing fields that ``cls`` does not have (a checkpoint's config)."""
+    unknown = sorted(set(d) - {f.name for f in fields(cls)})
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown fields {unknown}")
+    return cls(**d)

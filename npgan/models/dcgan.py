@@ -46,10 +46,11 @@ joined with a learned 28 x 28 *label plane* E_D[label] as a second input channel
 convolution window sees the label next to the pixels.
 """
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 
+from npgan.models.config import config_from_fields, config_to_dict
 from npgan.nn import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Flatten,
                       LeakyReLU, Linear, ReLU, Sequential, Tanh, Unflatten, Upsample)
 
@@ -99,17 +100,11 @@ class DCGANConfig:
             raise ValueError(f"DCGANConfig: latent_dim must be a positive integer, got {self.latent_dim}")
 
     def to_dict(self):
-        d = asdict(self)
-        d["g_channels"], d["d_channels"] = list(self.g_channels), list(self.d_channels)
-        return d
+        return config_to_dict(self)
 
     @classmethod
     def from_dict(cls, d):
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"DCGANConfig: unknown fields {unknown}")
-        return cls(**d)
+        return config_from_fields(cls, d)
 
     def weight_count(self):
         """The number of weights in the convolutions and Linears: what a checkpoint of this
