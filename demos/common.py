@@ -16,7 +16,7 @@ from npgan.run import Run, TrainingDiverged, load_run
 from npgan.train import OPTIMIZERS, GANTrainer
 
 DEFAULTS = {"batch_size": 64, "lr": 2e-4, "latent_dim": 100, "seed": 0, "optimizer": "adam"}
-DCGAN_EPOCHS = 9            # the DCGAN's default: about 10 minutes on 2 CPU cores (README)
+DCGAN_EPOCHS = 9            # the DCGAN's default: about 9 minutes on 2 CPU cores (README)
 EMA = {"mlp": 0.0, "dcgan": 0.999}      # the default average of G's weights, per model
 
 
@@ -36,6 +36,14 @@ def number(kind, *, low=0, strict=True):
     return parse
 
 
+def fraction(text):
+    """An argparse type: a float in [0, 1)."""
+    value = number(float, low=-math.inf)(text)
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
 def positive(kind):
     return number(kind, low=0)
 
@@ -49,7 +57,7 @@ def build_parser(prog, dataset, default_epochs, description):
                    help="how the DCGAN's generator doubles its image size: transposed "
                         "convolutions (default) or nearest-neighbour upsampling followed by a "
                         "convolution (no checkerboard artefacts)")
-    p.add_argument("--ema", type=number(float, strict=False), default=None, metavar="B",
+    p.add_argument("--ema", type=fraction, default=None, metavar="B",
                    help="sample from an exponential moving average of G's weights, "
                         "G_ema = B G_ema + (1 - B) G after each step (0: off; default "
                         f"{EMA['mlp']:g}, or {EMA['dcgan']:g} with --model dcgan)")
@@ -67,8 +75,9 @@ def build_parser(prog, dataset, default_epochs, description):
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
                    help="adam (lr, betas 0.5/0.999) or rmsprop (default adam)")
     p.add_argument("--out", default=None,
-                   help=f"output folder (default runs/{dataset}/, or "
-                        f"runs/{dataset}_conditional/ with --conditional)")
+                   help=f"output folder (default runs/{dataset}/; runs/{dataset}_conditional/ "
+                        f"with --conditional; runs/{dataset}_dcgan/ and "
+                        f"runs/{dataset}_dcgan_conditional/ with --model dcgan)")
     p.add_argument("--max-steps", type=positive(int), default=None,
                    help="stop after this many training steps in total, counting resumed ones")
     p.add_argument("--checkpoint-every", type=positive(int), default=None, metavar="STEPS",
@@ -135,8 +144,6 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
             else:
                 cfg = GANConfig(latent_dim=settings["latent_dim"], num_classes=classes)
             ema = EMA[args.model or "mlp"] if args.ema is None else args.ema
-            if not 0 <= ema < 1:
-                parser.error(f"--ema must be in [0, 1), got {ema:g}")
             trainer = GANTrainer(cfg, lr=settings["lr"], optimizer=settings["optimizer"],
                                  seed=settings["seed"], backend=args.backend or "numpy", ema=ema)
             history, info = None, {"dataset": dataset, "batch_size": settings["batch_size"],
@@ -168,8 +175,10 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
         return 2
     kind = ("a conditional " if trainer.conditional else "a ") + (
         "DCGAN" if isinstance(trainer.cfg, DCGANConfig) else "GAN")
-    print(f"npgan: training {kind} on {dataset} for {run.total_steps} steps "
-          f"({info['epochs']} epochs of {run.steps_per_epoch}); outputs in {os.path.abspath(out)}")
+    resumed = f", resuming at step {trainer.step}" if args.resume else ""
+    print(f"npgan: training {kind} on {dataset} until step {run.total_steps} "
+          f"({info['epochs']} epochs of {run.steps_per_epoch} steps{resumed}); "
+          f"outputs in {os.path.abspath(out)}")
     try:
         seconds = run.train()
     except TrainingDiverged as e:

@@ -19,7 +19,7 @@ from npgan.gradcheck import check_module
 from npgan.nn import Module
 
 TOL = 1e-6
-HEADINGS = {"layer": "layers", "loss": "losses", "model": "whole models (every parameter of G and D)"}
+HEADINGS = {"layer": "layers", "loss": "losses", "model": "whole models (G's and D's parameters)"}
 
 
 def parse_shape(text):
@@ -64,6 +64,9 @@ def report(name, errors, tol):
 
 def check_everything(tol):
     from npgan.gradcheck_cases import SEED, all_cases
+    print("Each line: PASS or FAIL, then the worst relative error max|a - n| / max(|a| + |n|)\n"
+          "between backward's gradients a and finite differences n, over every gradient of\n"
+          "the check (\"directional\": along 3 random directions instead of every entry).")
     print(f"result  worst error  check   (tolerance {tol:g}; float64, h = 1e-5)")
     failed, group_seen = [], None
     for group, name, case in all_cases():

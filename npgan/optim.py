@@ -2,8 +2,8 @@
 
 ``step()`` is the only code in npgan that changes a weight. Each optimizer keeps its state
 (momentum, moments) in lists parallel to its parameters, and its ``update`` method is the
-rule in its docstring, written as code, for one parameter. Hyperparameter defaults are
-PyTorch's.
+rule in its docstring, written as code, for one parameter. RMSprop's and Adam's
+hyperparameter defaults are PyTorch's (SGD's default learning rate, 0.01, is npgan's own choice).
 
 Fast beside (``fast=True``, what ``GANTrainer`` uses): the same rule, rewritten for speed in
 ``fast_update``. The default GAN has 2M weights; the plain rule makes a temporary array per

@@ -157,7 +157,9 @@ def test_ema_flag_defaults_per_model_and_is_kept_on_resume(tmp_path, capsys):
                         "--max-steps", "2")
     assert code == 2 and "--ema 0.9 contradicts the checkpoint's 0.999" in err
     code, _, err = demo(capsys, "--ema", "1", "--out", tmp_path / "c")
-    assert code == 2 and "--ema must be in [0, 1)" in err
+    assert code == 2 and "argument --ema: must be in [0, 1), got 1" in err
+    code, _, err = demo(capsys, "--ema", "-0.1", "--out", tmp_path / "d")
+    assert code == 2 and "argument --ema: must be in [0, 1), got -0.1" in err
 
 
 def test_conditional_dcgan_samples_a_label_and_interpolates(tmp_path, capsys):
