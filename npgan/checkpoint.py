@@ -10,7 +10,7 @@ run code, and every problem is reported as a ``CheckpointError`` naming the file
 """
 import json
 import os
-import tempfile
+import secrets
 import zipfile
 
 import numpy as np
@@ -40,10 +40,13 @@ def atomic_write(path, write):
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot write {path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    # The temporary name is chosen before the file exists, so that a Ctrl-C at any moment
+    # (even inside os.open) leaves nothing behind: the except clause knows the name.
+    # O_EXCL refuses a name that exists; mode 0o666 is filtered by the umask, as open() is.
+    tmp = os.path.join(folder, f".{os.path.basename(path)}.{secrets.token_hex(6)}.tmp")
     try:
-        if os.name == "posix":
-            os.fchmod(fd, 0o666 & ~_umask())
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
+                     0o666)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -60,13 +63,6 @@ def atomic_write(path, write):
         finally:
             os.close(dir_fd)
     return path
-
-
-def _umask():
-    """The process's umask (reading it means setting it, so it is set straight back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _write_npz(fileobj, arrays):
