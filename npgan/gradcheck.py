@@ -54,12 +54,14 @@ def numerical_gradient(f, x, h=1e-5):
     return grad
 
 
-def check_module(module, x, *, rng=None, h=1e-5):
+def check_module(module, x, *, rng=None, h=1e-5, gradients=None):
     """Compare ``module.backward`` with finite differences, for the input and every parameter.
 
     module: a Module with float64 parameters.  x: its float64 input (integer indices are allowed
     for Embedding; they get no input gradient). Returns ``{"x": err, "<param name>": err, ...}``
     of relative errors (see ``rel_error``); a correct backward gives about 1e-8 or less.
+    A dict passed as ``gradients`` receives ``{name: (backward's gradient, finite
+    differences)}``, to look at what differs.
     """
     rng = np.random.default_rng(0) if rng is None else rng
     xp = get_array_module(x)
@@ -72,10 +74,13 @@ def check_module(module, x, *, rng=None, h=1e-5):
         return float((module(x) * g).sum())
 
     errors = {}
-    if np.issubdtype(x.dtype, np.floating):
-        errors["x"] = rel_error(dx, numerical_gradient(loss, x, h))
-    for name, p in module.named_parameters():
-        errors[name] = rel_error(p.grad, numerical_gradient(loss, p.data, h))
+    targets = [("x", dx, x)] if np.issubdtype(x.dtype, np.floating) else []
+    targets += [(name, p.grad, p.data) for name, p in module.named_parameters()]
+    for name, analytic, a in targets:
+        numerical = numerical_gradient(loss, a, h)
+        errors[name] = rel_error(analytic, numerical)
+        if gradients is not None:                   # the caller wants the arrays too
+            gradients[name] = (analytic, numerical)
     return errors
 
 

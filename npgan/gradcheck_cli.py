@@ -127,7 +127,8 @@ def check_user_layer(spec, shape, seed, tol):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape)
     try:
-        errors = check_module(layer, x, rng=rng)
+        gradients = {}
+        errors = check_module(layer, x, rng=rng, gradients=gradients)
     except Exception as e:                       # the learner's code: show what it raised
         print(f"error: {spec} raised {type(e).__name__} on an input of shape {shape}: {e}",
               file=sys.stderr)
@@ -140,9 +141,23 @@ def check_user_layer(spec, shape, seed, tol):
     if not wrong:
         print("all gradients match finite differences")
         return 0
+    for name in wrong:
+        print(f"  {name}: " + describe_difference(*gradients[name]))
     print(f"wrong: {', '.join(wrong)}. (If the layer has a kink, as ReLU has at 0, an input "
           "within 1e-5 of it can fail a correct backward: try another --seed.)")
     return 1
+
+
+def describe_difference(analytic, numerical):
+    """Two clues to what is wrong: the best single factor between backward's gradient and the
+    finite differences (a missing 2 or 1/N shows as 0.5 or N), and the entry that differs most."""
+    analytic, numerical = np.asarray(analytic, float), np.asarray(numerical, float)
+    norm = float((numerical * numerical).sum())
+    factor = float((analytic * numerical).sum()) / norm if norm else float("nan")
+    i = np.unravel_index(np.argmax(np.abs(analytic - numerical)), numerical.shape)
+    where = tuple(int(k) for k in i)
+    return (f"backward ~ {factor:.4g} x finite differences; most different at {where}: "
+            f"backward {analytic[i]:.6g}, finite differences {numerical[i]:.6g}")
 
 
 def main(argv=None):

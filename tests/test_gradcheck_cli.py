@@ -103,6 +103,7 @@ def test_a_wrong_learner_layer_names_the_wrong_gradient(learner_dir, capsys):
     assert main([f"{learner_dir}:WrongScale", "--input-shape", "8,5"]) == 1
     out = capsys.readouterr().out
     assert "FAIL" in out and "wrong: w." in out
+    assert "w: backward ~ 1.01 x finite differences" in out       # the clue: a factor of 1.01
     assert "PASS" in out.split("FAIL")[0]                      # dL/dx is still right
 
 
