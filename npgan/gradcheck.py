@@ -136,4 +136,8 @@ if __name__ == "__main__":                  # python -m npgan.gradcheck: see gra
     import sys
 
     from npgan.gradcheck_cli import main
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:                 # e.g. piped into head: stop quietly
+        sys.stdout = None
+        sys.exit(1)
