@@ -63,6 +63,23 @@ def check_module(module, x, *, rng=None, h=1e-5, gradients=None):
     A dict passed as ``gradients`` receives ``{name: (backward's gradient, finite
     differences)}``, to look at what differs.
     """
+    loss, targets = backward_of_random_upstream(module, x, rng)
+    errors = {}
+    for name, a, analytic in targets:
+        numerical = numerical_gradient(loss, a, h)
+        errors[name] = rel_error(analytic, numerical)
+        if gradients is not None:                   # the caller wants the arrays too
+            gradients[name] = (analytic, numerical)
+    return errors
+
+
+def backward_of_random_upstream(module, x, rng=None):
+    """One forward and one backward of a random upstream gradient g, from zeroed gradients.
+
+    Returns ``(loss, targets)``: ``loss()`` recomputes L = sum(module(x) * g), whose exact
+    gradient backward has just computed, and ``targets`` lists ``(name, array, dL/d array)``
+    for the input x (when it is floating point) and every parameter.
+    """
     rng = np.random.default_rng(0) if rng is None else rng
     xp = get_array_module(x)
     module.zero_grad()
@@ -73,15 +90,9 @@ def check_module(module, x, *, rng=None, h=1e-5, gradients=None):
     def loss():
         return float((module(x) * g).sum())
 
-    errors = {}
-    targets = [("x", dx, x)] if np.issubdtype(x.dtype, np.floating) else []
-    targets += [(name, p.grad, p.data) for name, p in module.named_parameters()]
-    for name, analytic, a in targets:
-        numerical = numerical_gradient(loss, a, h)
-        errors[name] = rel_error(analytic, numerical)
-        if gradients is not None:                   # the caller wants the arrays too
-            gradients[name] = (analytic, numerical)
-    return errors
+    targets = [("x", x, dx)] if np.issubdtype(x.dtype, np.floating) else []
+    targets += [(name, p.data, p.grad) for name, p in module.named_parameters()]
+    return loss, targets
 
 
 def check_function(fn, x, *, h=1e-5):
@@ -103,33 +114,30 @@ def check_directional(module, x, *, n_directions=4, rng=None, h=1e-5):
     n_directions analytic and numerical values (about 1e-8 or less for a correct backward).
     """
     rng = np.random.default_rng(0) if rng is None else rng
-    xp = get_array_module(x)
-    module.zero_grad()
-    y = module(x)
-    g = xp.asarray(rng.standard_normal(y.shape))            # random upstream gradient
-    dx = module.backward(g)
+    loss, targets = backward_of_random_upstream(module, x, rng)
+    return {name: directional_error(loss, a, grad, n_directions=n_directions, rng=rng, h=h)
+            for name, a, grad in targets}
 
-    def loss():
-        return float((module(x) * g).sum())
 
-    targets = [("x", x, dx)] if np.issubdtype(x.dtype, np.floating) else []
-    targets += [(name, p.data, p.grad) for name, p in module.named_parameters()]
-    errors = {}
-    for name, a, grad in targets:
-        analytic, numerical = [], []
-        for _ in range(n_directions):
-            v = rng.standard_normal(a.shape)
-            v = xp.asarray(v / np.linalg.norm(v))           # a random unit direction
-            old = a.copy()
-            a[...] = old + h * v
-            f_plus = loss()
-            a[...] = old - h * v
-            f_minus = loss()
-            a[...] = old                                    # restored exactly
-            analytic.append(float((grad * v).sum()))
-            numerical.append((f_plus - f_minus) / (2 * h))
-        errors[name] = rel_error(np.array(analytic), np.array(numerical))
-    return errors
+def directional_error(loss, a, grad, *, n_directions=4, rng=None, h=1e-5):
+    """rel_error between <grad, v> and (loss(a + h v) - loss(a - h v)) / (2 h) over
+    ``n_directions`` random unit directions v of a's shape; ``a`` is perturbed in place and
+    restored exactly. The core of ``check_directional``, for any scalar ``loss()``."""
+    rng = np.random.default_rng(0) if rng is None else rng
+    xp = get_array_module(a)
+    analytic, numerical = [], []
+    for _ in range(n_directions):
+        v = rng.standard_normal(a.shape)
+        v = xp.asarray(v / np.linalg.norm(v))               # a random unit direction
+        old = a.copy()
+        a[...] = old + h * v
+        f_plus = loss()
+        a[...] = old - h * v
+        f_minus = loss()
+        a[...] = old                                        # restored exactly
+        analytic.append(float((grad * v).sum()))
+        numerical.append((f_plus - f_minus) / (2 * h))
+    return rel_error(np.array(analytic), np.array(numerical))
 
 
 if __name__ == "__main__":                  # python -m npgan.gradcheck: see gradcheck_cli.py
