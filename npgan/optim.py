@@ -82,7 +82,7 @@ class Optimizer:
                 self.update(p, *state)
             return
         for p in self.params:                               # a parameter no backward reached
-            p.grad                                          # since zero_grad(): write its zeros
+            p.write_pending_zeros()                         # since zero_grad() has gradient 0
         for i in self.chunks:
             self.fast_update(i)
 

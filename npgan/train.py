@@ -101,6 +101,10 @@ class GANTrainer:
         # plain step's two, and the fast step must compute the plain step's numbers.)
         self.joint_d_batch = not any(isinstance(m, (BatchNorm1d, BatchNorm2d, Dropout))
                                      for m in self.D.modules())
+        # For the fast D step: the layer whose dL/d(images) is skipped (see d_backward); None
+        # for a conditional D, whose label embedding needs that gradient.
+        first = None if self.conditional else self.D.first_trained_layer()
+        self.d_first_layer = first if hasattr(first, "without_input_grad") else None
 
     def fresh_noise_rng(self):
         """A noise generator on the backend, seeded by (seed, step): the same one for every
@@ -215,10 +219,9 @@ class GANTrainer:
         the Conv2d after its Unflatten, whose col2im goes too), and D's backward stops there.
         (A conditional D still computes it: part of it is the gradient of its label
         embedding.)"""
-        first = None if self.conditional else self.D.first_trained_layer()
-        if not hasattr(first, "without_input_grad"):
+        if self.d_first_layer is None:
             return self.D.backward(dlogits)
-        with first.without_input_grad():
+        with self.d_first_layer.without_input_grad():
             return self.D.backward(dlogits)
 
     def update_ema(self):

@@ -48,9 +48,7 @@ class Parameter:
 
     @property
     def grad(self):
-        if self.zero_pending:                   # lazy zeros (fast path), written on first read
-            self._grad[...] = 0
-            self.zero_pending = False
+        self.write_pending_zeros()
         return self._grad
 
     @grad.setter
@@ -85,6 +83,12 @@ class Parameter:
             self.zero_pending = True
         else:
             self.grad[...] = 0
+
+    def write_pending_zeros(self):
+        """Write the zeros a lazy zero_grad() promised, if nothing has touched grad since."""
+        if self.zero_pending:
+            self._grad[...] = 0
+            self.zero_pending = False
 
     def matmul_into_grad(self, a, b):
         """Fast path for ``grad += a @ b`` right after ``zero_grad(lazy=True)``: the product
