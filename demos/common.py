@@ -11,7 +11,8 @@ from npgan.backend import BACKENDS, BackendError, backend_name
 from npgan.checkpoint import CheckpointError
 from npgan.data import DataError, scale_images
 from npgan.metrics import evaluate, format_metrics, save_metrics
-from npgan.models import MODELS, DCGANConfig, GANConfig
+from npgan.demos.config_file import ConfigFileError, read_config_file, shipped_names
+from npgan.models import MODELS, DCGANConfig, config_from_dict
 from npgan.run import Run, TrainingDiverged, load_run
 from npgan.train import OPTIMIZERS, GANTrainer
 
@@ -50,6 +51,11 @@ def positive(kind):
 
 def build_parser(prog, dataset, default_epochs, description):
     p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--config", metavar="FILE.json", default=None,
+                   help="the network (and any training settings) from a JSON file: a run's own "
+                        "config.json repeats that run; a shipped tutorial network by name ("
+                        + ", ".join(shipped_names()) + "; demos/configs/). Flags override "
+                        "the file's settings")
     p.add_argument("--model", choices=MODELS, default=None,
                    help="mlp: the fully connected GAN (default); dcgan: the convolutional GAN "
                         "(npgan/models/dcgan.py; a resumed run keeps its own)")
@@ -117,6 +123,24 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
     Ctrl-C during training reports the last good checkpoint (``main`` handles the rest)."""
     parser = build_parser(f"python -m npgan.demos.{dataset}", dataset, default_epochs, description)
     args = parser.parse_args(argv)
+    try:
+        file_path, file_model, file_settings = (read_config_file(args.config) if args.config
+                                                else (None, None, {}))
+    except ConfigFileError as e:
+        parser.error(str(e))
+    if args.config and args.resume:
+        parser.error("--config starts a new run; a resumed run keeps its checkpoint's network "
+                     "and settings")
+    if file_model is not None:
+        kind = file_model.get("model", "mlp")
+        if args.model not in (None, kind):
+            parser.error(f"--model {args.model} contradicts {file_path}, which holds a "
+                         f"{kind} network")
+        args.model = kind
+        args.conditional = args.conditional or file_model["num_classes"] > 0
+        if file_settings.get("dataset", dataset) != dataset:
+            print(f"note: {file_path} was written for {file_settings['dataset']}; training it "
+                  f"on {dataset}", file=sys.stderr)
     if args.upsample and args.model != "dcgan" and not args.resume:
         parser.error("--upsample is for --model dcgan")
     suffix = ("_dcgan" if args.model == "dcgan" else "") + ("_conditional" if args.conditional else "")
@@ -134,20 +158,15 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
             trainer, history, info = load_run(args.resume, backend=args.backend)
             check_resume_flags(parser, args, trainer, info, dataset)
         else:
-            settings = {k: v if getattr(args, k) is None else getattr(args, k)
-                        for k, v in DEFAULTS.items()}
-            classes = 10 if args.conditional else 0
-            if args.model == "dcgan":
-                cfg = DCGANConfig(latent_dim=settings["latent_dim"], num_classes=classes,
-                                  upsample=args.upsample or "transpose")
-                default_epochs = DCGAN_EPOCHS
-            else:
-                cfg = GANConfig(latent_dim=settings["latent_dim"], num_classes=classes)
-            ema = EMA[args.model or "mlp"] if args.ema is None else args.ema
-            trainer = GANTrainer(cfg, lr=settings["lr"], optimizer=settings["optimizer"],
-                                 seed=settings["seed"], backend=args.backend or "numpy", ema=ema)
+            cfg, settings = new_run_settings(args, file_model, file_settings)
+            trainer = GANTrainer(cfg, lr=settings["lr"], betas=settings["betas"],
+                                 optimizer=settings["optimizer"], seed=settings["seed"],
+                                 backend=settings["backend"], ema=settings["ema"])
             history, info = None, {"dataset": dataset, "batch_size": settings["batch_size"],
                                    "model": trainer.cfg.to_dict(), **trainer.settings}
+            info["epochs"] = settings.get("epochs")
+            if args.config:
+                info["config_file"] = str(file_path)
         info["epochs"] = args.epochs or info.get("epochs") or (
             DCGAN_EPOCHS if isinstance(trainer.cfg, DCGANConfig) else default_epochs)
         info["backend"] = backend_name(trainer.xp)
@@ -155,11 +174,15 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
     except (BackendError, CheckpointError, DataError, OSError) as e:   # OSError: unreadable
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if images[0].size != trainer.cfg.image_dim:
+        print(f"error: the network takes images of {trainer.cfg.image_dim} pixels (image_dim), "
+              f"but {dataset}'s have {images[0].size}", file=sys.stderr)
+        return 2
     if info["batch_size"] > len(images):
         print(f"error: a batch of {info['batch_size']} is larger than the {len(images)} training "
               "images", file=sys.stderr)
         return 2
-    run = Run(trainer, scale_images(images), out, batch_size=info["batch_size"],
+    run = Run(trainer, scale_images(images, low=trainer.cfg.pixel_low), out, batch_size=info["batch_size"],
               epochs=info["epochs"], max_steps=args.max_steps, checkpoint_every=args.checkpoint_every,
               history=history, info=info, quiet=args.quiet, resumed_from=args.resume,
               labels=labels.astype(np.int64), class_names=class_names)
@@ -176,6 +199,7 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
     kind = ("a conditional " if trainer.conditional else "a ") + (
         "DCGAN" if isinstance(trainer.cfg, DCGANConfig) else "GAN")
     resumed = f", resuming at step {trainer.step}" if args.resume else ""
+    kind += f" (network and settings from {file_path})" if args.config else ""
     print(f"npgan: training {kind} on {dataset} until step {run.total_steps} "
           f"({info['epochs']} epochs of {run.steps_per_epoch} steps{resumed}); "
           f"outputs in {os.path.abspath(out)}")
@@ -195,6 +219,26 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
     if args.eval_samples:
         report_metrics(trainer, dataset, args.eval_samples, args.data_dir, run.path("metrics.json"))
     return 0
+
+
+def new_run_settings(args, file_model, file_settings):
+    """The config and settings of a new run: the defaults, then the --config file's, then the
+    flags. Returns ``(cfg, settings)``, settings with every key GANTrainer and Run take."""
+    settings = {**DEFAULTS, "betas": [0.5, 0.999], "backend": "numpy",
+                "ema": EMA[args.model or "mlp"], **file_settings}
+    settings.update({k: getattr(args, k) for k in ("batch_size", "lr", "seed", "optimizer",
+                                                      "ema", "backend")
+                     if getattr(args, k) is not None})
+    model = dict(file_model or {"latent_dim": DEFAULTS["latent_dim"]})
+    if args.latent_dim is not None:
+        model["latent_dim"] = args.latent_dim
+    if args.conditional and not model.get("num_classes"):
+        model["num_classes"] = 10
+    if args.model == "dcgan":
+        model["model"] = "dcgan"
+        if args.upsample:
+            model["upsample"] = args.upsample
+    return config_from_dict(model), settings
 
 
 def report_metrics(trainer, dataset, n, data_dir, path):

@@ -119,17 +119,23 @@ def _find(folder, name, hint=""):
     raise FileNotFoundError(f"{folder / name}: no such file (nor without .gz). {hint}".rstrip())
 
 
-def scale_images(images, dtype=np.float32):
-    """Flatten uint8 images and scale 0..255 to [-1, 1], the range of the generator's Tanh.
+def scale_images(images, dtype=np.float32, *, low=-1.0):
+    """Flatten uint8 images and scale 0..255 to [-1, 1], the range of the generator's Tanh
+    (or, with ``low=0``, to [0, 1], a Sigmoid generator's: ``cfg.pixel_low``).
 
     images: (N, H, W) or (N, D) uint8.  Returns (N, H*W) or (N, D) of `dtype`:
-    x = pixel / 127.5 - 1, so 0 -> -1.0 and 255 -> 1.0.
+    x = pixel / 127.5 - 1, so 0 -> -1.0 and 255 -> 1.0; with low=0, x = pixel / 255.
     """
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim < 2:
         raise ValueError(f"scale_images expects (N, ...) uint8 pixels, "
                          f"got {images.shape} {images.dtype}")
+    if low not in (-1, 0):
+        raise ValueError(f"scale_images: low must be -1 or 0, got {low}")
     x = images.reshape(len(images), -1).astype(dtype)  # (N, D), a new array
+    if low == 0:
+        x /= 255.0
+        return x
     x /= 127.5
     x -= 1.0
     return x

@@ -120,8 +120,9 @@ class GANTrainer:
         return self.noise_rng.integers(0, self.cfg.num_classes, n)
 
     def train_step(self, real, labels=None):
-        """One D step and one G step on a batch of real images (B, image_dim) in [-1, 1]
-        (with their labels (B,), for a conditional GAN).
+        """One D step and one G step on a batch of real images (B, image_dim) in G's range,
+        [-1, 1] for a Tanh G, [0, 1] for a Sigmoid one (``cfg.pixel_low``), with their labels
+        (B,) for a conditional GAN.
 
         The batch may be on the host or already on the trainer's backend; a host batch is
         copied to the device here, in one piece. Returns ``{"d_loss", "g_loss", "d_real",
@@ -246,7 +247,9 @@ class GANTrainer:
 
         z: (n, latent_dim); labels: (n,) ints, required for a conditional GAN and refused for a
         plain one; host arrays are copied to the trainer's backend. Returns (n, image_dim) in
-        [-1, 1], on the backend (``npgan.backend.to_host`` brings them back). G runs on
+        [-1, 1], on the backend (``npgan.backend.to_host`` brings them back): a Sigmoid G's
+        pixels p in [0, 1] (``cfg.output == "sigmoid"``) come back as 2p - 1, so that grids,
+        metrics and ``npgan.sample`` read every G's images in one range. G runs on
         ``batch_size`` rows at a time, so its activations stay small for any n (eval mode makes
         each row independent of the others). Training mode is restored afterwards.
         """
@@ -261,7 +264,8 @@ class GANTrainer:
             images = [forward(G, z[a:a + batch_size],
                               None if labels is None else labels[a:a + batch_size])
                       for a in range(0, max(len(z), 1), batch_size)]
-            return images[0] if len(images) == 1 else self.xp.concatenate(images)
+            images = images[0] if len(images) == 1 else self.xp.concatenate(images)
+            return images if self.cfg.pixel_low == -1 else 2 * images - 1
         finally:
             for m in G.modules():                               # sampling is not followed by backward
                 m.cache = None

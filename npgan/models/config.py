@@ -1,10 +1,16 @@
 """The sizes and constants of a GAN's two networks: everything needed to rebuild them.
 
 A checkpoint stores ``cfg.to_dict()``; ``GANConfig.from_dict`` reads it back and refuses
-fields it does not know.
+fields it does not know. The same dict, as JSON, is what ``--config FILE.json`` reads (the
+"model" object of a run's ``config.json``; see ``demos/config_file.py``), so the well-known
+tutorial networks are a few lines each (``demos/configs/``).
 """
 
 from dataclasses import asdict, dataclass, fields
+
+ACTIVATIONS = ("leaky_relu", "relu")
+BATCHNORM = ("all_but_first", "all", "none")      # which hidden Linears a BatchNorm1d follows
+OUTPUTS = {"tanh": -1.0, "sigmoid": 0.0}          # G's last activation -> its darkest pixel
 
 
 @dataclass(frozen=True)
@@ -18,12 +24,23 @@ class GANConfig:
     slope: float = 0.2                   # LeakyReLU negative slope
     bn_eps: float = 1e-5
     bn_momentum: float = 0.2
+    g_activation: str = "leaky_relu"     # after G's hidden Linears: "leaky_relu" (slope) or "relu"
+    d_activation: str = "leaky_relu"     # after D's hidden Linears: the same choices
+    g_batchnorm: str = "all_but_first"   # BatchNorm1d after G's hidden Linears: "all_but_first",
+    d_batchnorm: str = "none"            # "all" or "none" (D's default: none)
+    d_dropout: float = 0.0               # dropout after each of D's hidden activations
+    output: str = "tanh"                 # G's output: "tanh", pixels in [-1, 1]; "sigmoid", [0, 1]
     num_classes: int = 0                 # 0: a plain GAN; 10: a conditional GAN on 10 classes
     embed_dim: int = 10                  # size of the label embedding (conditional only)
 
     @property
     def conditional(self):
         return self.num_classes > 0
+
+    @property
+    def pixel_low(self):
+        """The darkest pixel value G draws and the training data is scaled to: -1 or 0."""
+        return OUTPUTS[self.output]
 
     def __post_init__(self):
         object.__setattr__(self, "g_hidden", tuple(int(h) for h in self.g_hidden))
@@ -33,6 +50,16 @@ class GANConfig:
                 raise ValueError(f"GANConfig: {name} must be a positive integer, got {getattr(self, name)}")
         if not self.g_hidden or not self.d_hidden or min(self.g_hidden + self.d_hidden) < 1:
             raise ValueError("GANConfig: g_hidden and d_hidden must be non-empty lists of positive sizes")
+        for name, allowed in (("g_activation", ACTIVATIONS), ("d_activation", ACTIVATIONS),
+                              ("g_batchnorm", BATCHNORM), ("d_batchnorm", BATCHNORM),
+                              ("output", tuple(OUTPUTS))):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"GANConfig: {name} must be one of {', '.join(map(repr, allowed))}, "
+                                 f"got {getattr(self, name)!r}")
+        if not 0 <= self.d_dropout < 1:
+            raise ValueError(f"GANConfig: d_dropout must be in [0, 1), got {self.d_dropout}")
+        if not self.slope >= 0:
+            raise ValueError(f"GANConfig: slope must be >= 0, got {self.slope}")
 
     def weight_count(self):
         """The number of weights in the Linears: what a checkpoint of this config must hold

@@ -85,6 +85,7 @@ class DCGANConfig:
     embed_dim: int = 10                  # G's label embedding (D's is one 28 x 28 plane)
 
     side = 28                            # not a field: the image is side x side
+    pixel_low = -1.0                     # not a field: G ends in Tanh, pixels in [-1, 1]
 
     @property
     def conditional(self):
