@@ -1,6 +1,6 @@
 """Tests for npgan.animate: progress.gif decoded frame by frame and compared with the grids it
 was made from (order, timing, loop, sizes, palette), atomic writes, every error of the
-command line."""
+command line, and the GIF a Run writes at its end."""
 
 import os
 from pathlib import Path
@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import npgan.run
 from npgan.animate import AnimationError, epoch_grids, main, save_gif, save_progress_gif
 from npgan.data import scale_images
 from npgan.plots import save_image_grid
-from small_runs import mnist_test_split, run_cli
+from npgan.train import GANTrainer
+from small_runs import INFO, SMALL, mnist_test_split, run_cli, small_images
 
 
 def write_frames(folder, epochs, size=(60, 40)):
@@ -217,6 +219,35 @@ def test_cli_from_the_command_line(run_dir):
     result = run_cli("npgan.animate", "bad", cwd=run_dir)
     assert result.returncode == 2
     assert "bad/samples_epoch_002.png" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_run_writes_progress_gif_of_its_epochs(tmp_path):
+    """Three epochs of 2 steps: progress.gif holds the three grids in order. A stale grid of
+    a longer run that used the folder before is left out."""
+    write_frames(tmp_path, [9])
+    run = npgan.run.Run(GANTrainer(SMALL, seed=1), small_images(64), str(tmp_path),
+                        batch_size=32, epochs=3, quiet=True, info=INFO)
+    run.train()
+    frames, durations, loop = decode(tmp_path / "progress.gif")
+    assert len(frames) == 3 and loop == 0 and durations == [250, 250, 2000]
+    grids = []
+    for e in (1, 2, 3):
+        with Image.open(tmp_path / f"samples_epoch_{e:03d}.png") as im:
+            grids.append(np.asarray(im.convert("RGB"), dtype=int))
+    for k, frame in enumerate(frames):
+        errors = [np.abs(frame - grid).mean() for grid in grids]
+        assert errors[k] < 1.0                                  # 64 colours: close
+        assert np.argmin(errors) == k                           # and closest to its own grid
+    assert not [n for n in os.listdir(tmp_path) if n.endswith(".tmp")]
+
+
+def test_a_run_shorter_than_an_epoch_writes_no_gif(tmp_path):
+    run = npgan.run.Run(GANTrainer(SMALL, seed=1), small_images(64), str(tmp_path),
+                        batch_size=32, epochs=3, max_steps=1, quiet=True, info=INFO)
+    run.train()
+    names = set(os.listdir(tmp_path))
+    assert {"samples.png", "losses.png", "checkpoint.npz"} <= names
+    assert "progress.gif" not in names and not [n for n in names if "epoch" in n]
 
 
 def test_a_bad_frame_is_an_animation_error(tmp_path):
