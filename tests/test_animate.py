@@ -181,7 +181,7 @@ CLI_ERRORS = {   # name: (arguments, what stderr must say)
     "fps 60": (["run", "--fps", "60"], "--fps must be from 0.01 to 50"),
     "fps nan": (["run", "--fps", "nan"], "--fps must be from 0.01 to 50 frames a second, got nan"),
     "fps a word": (["run", "--fps", "fast"], "argument --fps: invalid float value: 'fast'"),
-    "hold negative": (["run", "--hold", "-1"], "--hold must be from 0.01 to 600 seconds, got -1"),
+    "hold negative": (["run", "--hold", "-1"], "--hold must be from 0.02 to 600 seconds, got -1"),
     "scale 2": (["run", "--scale", "2"], "--scale must be in (0, 1] (it shrinks frames), got 2"),
     "scale 0": (["run", "--scale", "0"], "--scale must be in (0, 1]"),
     "colors 1": (["run", "--colors", "1"], "--colors must be from 2 to 256"),
