@@ -6,6 +6,7 @@
     out/history.csv             d_loss, g_loss, D(x), D(G(z)) for every step
     out/losses.png              those four curves
     out/samples.png             the final 8x8 grid
+    out/progress.gif            those grids as a looping GIF, at the end (npgan/animate.py)
 
 A step's position in the data is a pure function of the step number: epoch e shuffles with a
 generator seeded by (seed, e), so a resumed run reads exactly the batches it would have read.
@@ -21,6 +22,7 @@ import time
 import numpy as np
 from tqdm import tqdm
 
+from npgan.animate import save_progress_gif
 from npgan.backend import BACKENDS, to_host
 from npgan.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
 from npgan.data import batches
@@ -193,6 +195,7 @@ class Run:
         self.save()
         self.save_samples("samples.png", f"step {trainer.step}")
         save_loss_curves(self.history, self.path("losses.png"))
+        save_progress_gif(self.out_dir, last_epoch=trainer.step // steps_per_epoch)
         return time.perf_counter() - start
 
     def save_samples(self, name, title):

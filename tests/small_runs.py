@@ -35,14 +35,15 @@ def small_images(n=160):
 
 @pytest.fixture
 def no_plots(monkeypatch):
-    """Runs draw no PNGs (matplotlib takes most of a small run's time); use where the numbers
-    are under test. (A test module that imports this fixture can use it.)"""
+    """Runs draw no PNGs and no GIF (matplotlib takes most of a small run's time); use where
+    the numbers are under test. (A test module that imports this fixture can use it.)"""
     skip_plots(monkeypatch)
 
 
 def skip_plots(monkeypatch):
     monkeypatch.setattr(npgan.run, "save_image_grid", lambda *args, **kwargs: None)
     monkeypatch.setattr(npgan.run, "save_loss_curves", lambda *args, **kwargs: None)
+    monkeypatch.setattr(npgan.run, "save_progress_gif", lambda *args, **kwargs: None)
 
 
 def write_data_dir(folder, n=96):
