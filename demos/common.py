@@ -214,8 +214,10 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
     except KeyboardInterrupt:
         print(f"\ninterrupted at step {trainer.step}. {run.last_good()}", file=sys.stderr)
         return 130
-    print(f"done: {trainer.step} steps in {seconds:.0f} s. Samples: {run.path('samples.png')}, "
-          f"curves: {run.path('losses.png')}, checkpoint: {run.checkpoint_path}")
+    gif = run.path("progress.gif")
+    animation = f", animation: {gif}" if os.path.exists(gif) else ""
+    print(f"done: {trainer.step} steps in {seconds:.0f} s. Samples: {run.path('samples.png')}"
+          f"{animation}, curves: {run.path('losses.png')}, checkpoint: {run.checkpoint_path}")
     if args.eval_samples:
         report_metrics(trainer, dataset, args.eval_samples, args.data_dir, run.path("metrics.json"))
     return 0
