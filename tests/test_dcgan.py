@@ -74,7 +74,9 @@ def test_config_round_trips_and_refuses_what_does_not_fit():
     assert config_from_dict(cfg.to_dict()) == cfg
     assert config_from_dict({"latent_dim": 7}).latent_dim == 7      # no "model": an MLP config
     for bad, message in [({"model": "dcgan", "upsample": "bilinear"}, "upsample must be"),
-                         ({"model": "dcgan", "image_dim": 1024}, "28 x 28"),
+                         ({"model": "dcgan", "image_dim": 900}, "divisible by 4; got 30 x 30"),
+                         ({"model": "dcgan", "image_dim": 1000}, "1000 pixels are not square"),
+                         ({"model": "dcgan", "image_shape": [3, 28, 28]}, "image_dim 784 does not match"),
                          ({"model": "dcgan", "g_channels": [8]}, "two positive channel"),
                          ({"model": "dcgan", "kernel": 5}, "unknown fields"),
                          ({"model": "vae"}, "unknown model")]:
