@@ -11,6 +11,7 @@ its SHA-256 sums on every load. Fashion-MNIST comes from Debian's
 """
 
 import hashlib
+import math
 from pathlib import Path
 
 import numpy as np
@@ -122,14 +123,19 @@ def _find(folder, name, hint=""):
 def scale_images(images, dtype=np.float32):
     """Flatten uint8 images and scale 0..255 to [-1, 1], the range of the generator's Tanh.
 
-    images: (N, H, W) or (N, D) uint8.  Returns (N, H*W) or (N, D) of `dtype`:
-    x = pixel / 127.5 - 1, so 0 -> -1.0 and 255 -> 1.0.
+    images: (N, H, W), (N, H, W, C) colour (channels last, as Pillow gives them) or (N, D)
+    uint8.  Returns (N, H*W), (N, C*H*W) or (N, D) of `dtype`: x = pixel / 127.5 - 1, so
+    0 -> -1.0 and 255 -> 1.0. Colour rows are laid out channels first, (C, H, W), as the
+    networks make them (npgan/models/config.py).
     """
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim < 2:
         raise ValueError(f"scale_images expects (N, ...) uint8 pixels, "
                          f"got {images.shape} {images.dtype}")
-    x = images.reshape(len(images), -1).astype(dtype)  # (N, D), a new array
+    if images.ndim == 4:
+        images = images.transpose(0, 3, 1, 2)             # (N, C, H, W), a view
+    x = np.empty((len(images), math.prod(images.shape[1:])), dtype)   # (N, D), a new array
+    x.reshape(images.shape)[...] = images                 # cast and lay out in one pass
     x /= 127.5
     x -= 1.0
     return x
