@@ -9,9 +9,10 @@ import numpy as np
 
 from npgan.backend import BACKENDS, BackendError, backend_name
 from npgan.checkpoint import CheckpointError
+from npgan.classifier import DATASETS
 from npgan.data import DataError, scale_images
 from npgan.metrics import evaluate, format_metrics, save_metrics
-from npgan.models import MODELS, DCGANConfig, GANConfig
+from npgan.models import MODELS, DCGANConfig, GANConfig, image_shape_of, shape_fields
 from npgan.run import Run, TrainingDiverged, load_run
 from npgan.train import OPTIMIZERS, GANTrainer
 
@@ -48,7 +49,9 @@ def positive(kind):
     return number(kind, low=0)
 
 
-def build_parser(prog, dataset, default_epochs, description):
+def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, default_steps=None):
+    """The demos' flags. ``data_dir``: offer --data-dir (the IDX demos). ``default_steps``: the
+    default --epochs are as many as make about this many steps (a demo whose data size varies)."""
     p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("--model", choices=MODELS, default=None,
                    help="mlp: the fully connected GAN (default); dcgan: the convolutional GAN "
@@ -63,7 +66,10 @@ def build_parser(prog, dataset, default_epochs, description):
                         f"{EMA['mlp']:g}, or {EMA['dcgan']:g} with --model dcgan)")
     p.add_argument("--epochs", type=positive(int), default=None,
                    help=f"passes over the training set (default {default_epochs}, or "
-                        f"{DCGAN_EPOCHS} with --model dcgan; a resumed run keeps its own unless given)")
+                        f"{DCGAN_EPOCHS} with --model dcgan; a resumed run keeps its own unless given)"
+                   if default_steps is None else "passes over the training set (default: as "
+                   f"many as make about {default_steps:,} steps, for either model; a resumed run "
+                   "keeps its own unless given)")
     p.add_argument("--batch-size", type=positive(int), default=None,
                    help=f"images per step (default {DEFAULTS['batch_size']})")
     p.add_argument("--lr", type=positive(float), default=None,
@@ -84,8 +90,9 @@ def build_parser(prog, dataset, default_epochs, description):
                    help="also write checkpoint.npz every STEPS steps (always after each epoch)")
     p.add_argument("--resume", metavar="CKPT", default=None,
                    help="continue the run saved in this checkpoint.npz")
-    p.add_argument("--data-dir", default=None,
-                   help="read the four IDX files from this folder instead of the default")
+    if data_dir:
+        p.add_argument("--data-dir", default=None,
+                       help="read the four IDX files from this folder instead of the default")
     p.add_argument("--conditional", action="store_true",
                    help="train a conditional GAN: G and D also see the class label, and sample "
                         "grids show one row per class")
@@ -112,10 +119,21 @@ def main(argv, **demo):
         return 130
 
 
-def run_demo(argv, *, dataset, load_images, default_epochs, description, class_names=None):
+def run_demo(argv, *, dataset, load_images=None, default_epochs=None, description,
+             class_names=None, add_arguments=None, read_data=None, default_steps=None):
     """Parse ``argv``, build or resume the run, train, write the outputs and score them.
-    Ctrl-C during training reports the last good checkpoint (``main`` handles the rest)."""
-    parser = build_parser(f"python -m npgan.demos.{dataset}", dataset, default_epochs, description)
+    Ctrl-C during training reports the last good checkpoint (``main`` handles the rest).
+
+    The IDX demos give ``load_images(split, data_dir)`` -> (images, labels). A demo that reads
+    files named by its own flags (demos/images.py) gives instead ``add_arguments(parser)`` and
+    ``read_data(args, info)`` -> (images, None), where ``info`` is a resumed run's information
+    (else empty) and ``read_data`` may record its flags in it; and ``default_steps``, from which
+    the default --epochs follow (see ``build_parser``).
+    """
+    parser = build_parser(f"python -m npgan.demos.{dataset}", dataset, default_epochs, description,
+                          data_dir=read_data is None, default_steps=default_steps)
+    if add_arguments:
+        add_arguments(parser)
     args = parser.parse_args(argv)
     if args.upsample and args.model != "dcgan" and not args.resume:
         parser.error("--upsample is for --model dcgan")
@@ -130,28 +148,31 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
                      f"{previous}, start another with --out FOLDER, or replace it with "
                      "--overwrite")
     try:
+        info = {}
         if args.resume:                 # checkpoints hold host arrays: any backend may resume
             trainer, history, info = load_run(args.resume, backend=args.backend)
             check_resume_flags(parser, args, trainer, info, dataset)
+        images, labels = (read_data(args, info) if read_data
+                          else load_images("train", args.data_dir))
+        if args.resume:
+            check_image_shape(trainer, images, args.resume)
         else:
             settings = {k: v if getattr(args, k) is None else getattr(args, k)
                         for k, v in DEFAULTS.items()}
             classes = 10 if args.conditional else 0
+            shape = image_fields(images)        # none for 28 x 28 grey, the configs' default
             if args.model == "dcgan":
                 cfg = DCGANConfig(latent_dim=settings["latent_dim"], num_classes=classes,
-                                  upsample=args.upsample or "transpose")
+                                  upsample=args.upsample or "transpose", **shape)
                 default_epochs = DCGAN_EPOCHS
             else:
-                cfg = GANConfig(latent_dim=settings["latent_dim"], num_classes=classes)
+                cfg = GANConfig(latent_dim=settings["latent_dim"], num_classes=classes, **shape)
             ema = EMA[args.model or "mlp"] if args.ema is None else args.ema
             trainer = GANTrainer(cfg, lr=settings["lr"], optimizer=settings["optimizer"],
                                  seed=settings["seed"], backend=args.backend or "numpy", ema=ema)
-            history, info = None, {"dataset": dataset, "batch_size": settings["batch_size"],
+            history, info = None, {"dataset": dataset, **info, "batch_size": settings["batch_size"],
                                    "model": trainer.cfg.to_dict(), **trainer.settings}
-        info["epochs"] = args.epochs or info.get("epochs") or (
-            DCGAN_EPOCHS if isinstance(trainer.cfg, DCGANConfig) else default_epochs)
         info["backend"] = backend_name(trainer.xp)
-        images, labels = load_images("train", args.data_dir)
     except (BackendError, CheckpointError, DataError, OSError) as e:   # OSError: unreadable
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -159,10 +180,15 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
         print(f"error: a batch of {info['batch_size']} is larger than the {len(images)} training "
               "images", file=sys.stderr)
         return 2
+    if default_steps:                   # as many epochs as make about default_steps steps
+        default_epochs = max(1, round(default_steps / (len(images) // info["batch_size"])))
+    info["epochs"] = args.epochs or info.get("epochs") or (
+        DCGAN_EPOCHS if isinstance(trainer.cfg, DCGANConfig) and not default_steps
+        else default_epochs)
     run = Run(trainer, scale_images(images), out, batch_size=info["batch_size"],
               epochs=info["epochs"], max_steps=args.max_steps, checkpoint_every=args.checkpoint_every,
               history=history, info=info, quiet=args.quiet, resumed_from=args.resume,
-              labels=labels.astype(np.int64), class_names=class_names)
+              labels=None if labels is None else labels.astype(np.int64), class_names=class_names)
     if run.total_steps < trainer.step:
         print(f"error: the checkpoint is at step {trainer.step}, past the step {run.total_steps} "
               "where this run would stop (--max-steps and --epochs count every step of the run, "
@@ -193,13 +219,18 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
     print(f"done: {trainer.step} steps in {seconds:.0f} s. Samples: {run.path('samples.png')}, "
           f"curves: {run.path('losses.png')}, checkpoint: {run.checkpoint_path}")
     if args.eval_samples:
-        report_metrics(trainer, dataset, args.eval_samples, args.data_dir, run.path("metrics.json"))
+        report_metrics(trainer, dataset, args.eval_samples, getattr(args, "data_dir", None),
+                       run.path("metrics.json"))
     return 0
 
 
 def report_metrics(trainer, dataset, n, data_dir, path):
     """Score the trained G with the shipped classifier, print the table, write metrics.json.
     Training has succeeded by now, so a failure here is reported but does not fail the run."""
+    if dataset not in DATASETS:
+        print(f"note: no classifier metrics: npgan ships classifiers for {' and '.join(DATASETS)} "
+              f"only, not for {dataset}; judge the samples by eye", file=sys.stderr)
+        return
     try:
         metrics = evaluate(trainer, dataset, n=max(n, 2), data_dir=data_dir)
         save_metrics(metrics, path)
@@ -208,6 +239,28 @@ def report_metrics(trainer, dataset, n, data_dir, path):
         return
     print(format_metrics(metrics))
     print(f"metrics: {path}")
+
+
+def pictures_shape(images):
+    """(C, H, W) of a demo's uint8 pictures (N, H, W) grey or (N, H, W, 3) colour."""
+    return (images.shape[3] if images.ndim == 4 else 1, *images.shape[1:3])
+
+
+def image_fields(images):
+    """The config fields for a demo's pictures: none for 28 x 28 grey (the configs' default,
+    as MNIST's checkpoints have always been), else image_dim and image_shape."""
+    shape = pictures_shape(images)
+    return {} if shape == (1, 28, 28) else shape_fields(shape)
+
+
+def check_image_shape(trainer, images, checkpoint):
+    """A resumed run's data must have the shape its model draws; DataError if not."""
+    want, got = image_shape_of(trainer.cfg), pictures_shape(images)
+    if want != got:
+        def say(c, h, w):
+            return f"{h} x {w} {'grey' if c == 1 else 'colour'}"
+        raise DataError(f"the checkpoint {checkpoint} was trained on {say(*want)} images, but "
+                        f"the data given now are {say(*got)} images")
 
 
 def check_resume_flags(parser, args, trainer, info, dataset):
