@@ -22,7 +22,8 @@ import os
 import sys
 
 from npgan.data import DataError
-from npgan.demos.common import main, positive
+from npgan.demos.common import main as demo_main
+from npgan.demos.common import positive
 from npgan.images import load_images
 from npgan.models import DCGANConfig, shape_fields
 
@@ -91,6 +92,11 @@ def read_data(args, info):
     return images, None
 
 
+def main(argv):
+    """The demo on ``argv`` (the arguments after the program's name); returns the exit code."""
+    return demo_main(argv, dataset="images", description=DESCRIPTION, add_arguments=add_arguments,
+                     read_data=read_data, default_steps=DEFAULT_STEPS)
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:], dataset="images", description=DESCRIPTION,
-                  add_arguments=add_arguments, read_data=read_data, default_steps=DEFAULT_STEPS))
+    sys.exit(main(sys.argv[1:]))

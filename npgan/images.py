@@ -179,10 +179,10 @@ def check_budget(source, shape):
     values = math.prod(shape)
     if values > MAX_VALUES:
         n, rest = shape[0], " x ".join(str(s) for s in shape[1:])
-        raise DataError(f"{source}: {n:,} images of {rest} are {values / 1e6:,.0f} million "
-                        f"pixel values, more than the {MAX_VALUES / 1e6:.0f} million (1 GiB "
-                        "as float32 for training) that npgan reads; give a smaller size "
-                        "(--size) or read fewer images (--max-images)")
+        raise DataError(f"{source}: {n:,} images of {rest} are {values:,} pixel values, more "
+                        f"than the {MAX_VALUES:,} that npgan reads (1 GiB once scaled to float32 "
+                        "for training); give a smaller size (--size) or read fewer images "
+                        "(--max-images)")
 
 
 def load_image_array(path, *, size=None, grey=False, max_images=None):
