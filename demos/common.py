@@ -64,12 +64,12 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
                    help="sample from an exponential moving average of G's weights, "
                         "G_ema = B G_ema + (1 - B) G after each step (0: off; default "
                         f"{EMA['mlp']:g}, or {EMA['dcgan']:g} with --model dcgan)")
+    epochs = (f"default {default_epochs}, or {DCGAN_EPOCHS} with --model dcgan"
+              if default_steps is None else
+              f"default: as many as make about {default_steps:,} steps, for either model")
     p.add_argument("--epochs", type=positive(int), default=None,
-                   help=f"passes over the training set (default {default_epochs}, or "
-                        f"{DCGAN_EPOCHS} with --model dcgan; a resumed run keeps its own unless given)"
-                   if default_steps is None else "passes over the training set (default: as "
-                   f"many as make about {default_steps:,} steps, for either model; a resumed run "
-                   "keeps its own unless given)")
+                   help=f"passes over the training set ({epochs}; a resumed run keeps its own "
+                        "unless given)")
     p.add_argument("--batch-size", type=positive(int), default=None,
                    help=f"images per step (default {DEFAULTS['batch_size']})")
     p.add_argument("--lr", type=positive(float), default=None,

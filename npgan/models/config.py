@@ -72,7 +72,8 @@ def check_image_shape(cfg):
                          f"3 (RGB) and H, W >= 1, got {list(shape)}")
     if shape and math.prod(shape) != cfg.image_dim:
         raise ValueError(f"{name}: image_dim {cfg.image_dim} does not match image_shape "
-                         f"{list(shape)}, whose C * H * W is {math.prod(shape)}")
+                         f"{list(shape)}, whose C * H * W is {math.prod(shape)} "
+                         f"({name}(**shape_fields({shape})) sets both)")
 
 
 def image_shape_of(cfg):
