@@ -111,15 +111,14 @@ def load_image_folder(folder, *, size=None, grey=False, max_images=None):
     paths = paths[:max_images]
     headers = [read_header(p) for p in paths]                  # [((h, w), grey), ...]
     if size is None:
-        first = headers[0][0]
+        (h, w), name = headers[0][0], paths[0].relative_to(folder)
         for p, (hw, _) in zip(paths, headers):
-            if hw != first:
-                raise DataError(
-                    f"{folder}: the images have different sizes: {paths[0].name} is "
-                    f"{first[0]} x {first[1]} and {p.relative_to(folder)} is {hw[0]} x {hw[1]} "
-                    f"(height x width); give a size to resize them all to (--size "
-                    f"{first[0]}" + (f"x{first[1]}" if first[0] != first[1] else "") + ")")
-        size = first
+            if hw != (h, w):
+                suggest = f"{h}" if h == w else f"{h}x{w}"
+                raise DataError(f"{folder}: the images have different sizes: {name} is {h} x {w} "
+                                f"and {p.relative_to(folder)} is {hw[0]} x {hw[1]} (height x "
+                                f"width); give a size to resize them all to (--size {suggest})")
+        size = (h, w)
     colour = not grey and not all(g for _, g in headers)
     shape = (len(paths), *size, 3) if colour else (len(paths), *size)
     check_budget(folder, shape)
