@@ -1,6 +1,6 @@
 """Demos, installed as ``npgan.demos``: ``python -m npgan.demos.minimal_gan`` (the whole GAN in
-one short file), ``python -m npgan.demos.mnist``, ``.fashion_mnist``,
-``.toy2d`` and ``.train_classifier``.
+one short file), ``python -m npgan.demos.mnist``, ``.fashion_mnist``, ``.images`` (your own
+images), ``.toy2d`` and ``.train_classifier``.
 
 One BLAS thread by default (a user's own setting wins), because OpenBLAS threads that
 spin-wait for a core collapse when anything else runs: measured on 2 cores with one other busy

@@ -9,10 +9,11 @@ import numpy as np
 
 from npgan.backend import BACKENDS, BackendError, backend_name
 from npgan.checkpoint import CheckpointError
+from npgan.classifier import DATASETS
 from npgan.data import DataError, scale_images
 from npgan.metrics import evaluate, format_metrics, save_metrics
 from npgan.demos.config_file import ConfigFileError, read_config_file, shipped_names
-from npgan.models import MODELS, DCGANConfig, config_from_dict
+from npgan.models import MODELS, DCGANConfig, config_from_dict, image_shape_of, shape_fields
 from npgan.run import Run, TrainingDiverged, load_run
 from npgan.train import OPTIMIZERS, GANTrainer
 
@@ -49,7 +50,9 @@ def positive(kind):
     return number(kind, low=0)
 
 
-def build_parser(prog, dataset, default_epochs, description):
+def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, default_steps=None):
+    """The demos' flags. ``data_dir``: offer --data-dir (the IDX demos). ``default_steps``: the
+    default --epochs are as many as make about this many steps (a demo whose data size varies)."""
     p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("--config", metavar="FILE.json", default=None,
                    help="the network (and any training settings) from a JSON file: a run's own "
@@ -67,9 +70,12 @@ def build_parser(prog, dataset, default_epochs, description):
                    help="sample from an exponential moving average of G's weights, "
                         "G_ema = B G_ema + (1 - B) G after each step (0: off; default "
                         f"{EMA['mlp']:g}, or {EMA['dcgan']:g} with --model dcgan)")
+    epochs = (f"default {default_epochs}, or {DCGAN_EPOCHS} with --model dcgan"
+              if default_steps is None else
+              f"default: as many as make about {default_steps:,} steps, for either model")
     p.add_argument("--epochs", type=positive(int), default=None,
-                   help=f"passes over the training set (default {default_epochs}, or "
-                        f"{DCGAN_EPOCHS} with --model dcgan; a resumed run keeps its own unless given)")
+                   help=f"passes over the training set ({epochs}; a resumed run keeps its own "
+                        "unless given)")
     p.add_argument("--batch-size", type=positive(int), default=None,
                    help=f"images per step (default {DEFAULTS['batch_size']})")
     p.add_argument("--lr", type=positive(float), default=None,
@@ -90,8 +96,9 @@ def build_parser(prog, dataset, default_epochs, description):
                    help="also write checkpoint.npz every STEPS steps (always after each epoch)")
     p.add_argument("--resume", metavar="CKPT", default=None,
                    help="continue the run saved in this checkpoint.npz")
-    p.add_argument("--data-dir", default=None,
-                   help="read the four IDX files from this folder instead of the default")
+    if data_dir:
+        p.add_argument("--data-dir", default=None,
+                       help="read the four IDX files from this folder instead of the default")
     p.add_argument("--conditional", action="store_true",
                    help="train a conditional GAN: G and D also see the class label, and sample "
                         "grids show one row per class")
@@ -118,10 +125,21 @@ def main(argv, **demo):
         return 130
 
 
-def run_demo(argv, *, dataset, load_images, default_epochs, description, class_names=None):
+def run_demo(argv, *, dataset, load_images=None, default_epochs=None, description,
+             class_names=None, add_arguments=None, read_data=None, default_steps=None):
     """Parse ``argv``, build or resume the run, train, write the outputs and score them.
-    Ctrl-C during training reports the last good checkpoint (``main`` handles the rest)."""
-    parser = build_parser(f"python -m npgan.demos.{dataset}", dataset, default_epochs, description)
+    Ctrl-C during training reports the last good checkpoint (``main`` handles the rest).
+
+    The IDX demos give ``load_images(split, data_dir)`` -> (images, labels). A demo that reads
+    files named by its own flags (demos/images.py) gives instead ``add_arguments(parser)`` and
+    ``read_data(args, info)`` -> (images, None), where ``info`` is a resumed run's information
+    (else empty) and ``read_data`` may record its flags in it; and ``default_steps``, from which
+    the default --epochs follow (see ``build_parser``).
+    """
+    parser = build_parser(f"python -m npgan.demos.{dataset}", dataset, default_epochs, description,
+                          data_dir=read_data is None, default_steps=default_steps)
+    if add_arguments:
+        add_arguments(parser)
     args = parser.parse_args(argv)
     try:
         file_path, file_model, file_settings = (read_config_file(args.config) if args.config
@@ -137,7 +155,7 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
             parser.error(f"--model {args.model} contradicts {file_path}, which holds a "
                          f"{kind} network")
         args.model = kind
-        args.conditional = args.conditional or file_model["num_classes"] > 0
+        args.conditional = args.conditional or file_model.get("num_classes", 0) > 0
         if file_settings.get("dataset", dataset) != dataset:
             print(f"note: {file_path} was written for {file_settings['dataset']}; training it "
                   f"on {dataset}", file=sys.stderr)
@@ -154,23 +172,26 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
                      f"{previous}, start another with --out FOLDER, or replace it with "
                      "--overwrite")
     try:
+        info = {}
         if args.resume:                 # checkpoints hold host arrays: any backend may resume
             trainer, history, info = load_run(args.resume, backend=args.backend)
             check_resume_flags(parser, args, trainer, info, dataset)
+        images, labels = (read_data(args, info) if read_data
+                          else load_images("train", args.data_dir))
+        if args.resume:
+            check_image_shape(trainer, images, args.resume)
         else:
-            cfg, settings = new_run_settings(args, file_model, file_settings)
+            cfg, settings = new_run_settings(args, file_model, file_settings,
+                                             image_fields(images))
             trainer = GANTrainer(cfg, lr=settings["lr"], betas=settings["betas"],
                                  optimizer=settings["optimizer"], seed=settings["seed"],
                                  backend=settings["backend"], ema=settings["ema"])
-            history, info = None, {"dataset": dataset, "batch_size": settings["batch_size"],
+            history, info = None, {"dataset": dataset, **info, "batch_size": settings["batch_size"],
                                    "model": trainer.cfg.to_dict(), **trainer.settings}
             info["epochs"] = settings.get("epochs")
             if args.config:
                 info["config_file"] = str(file_path)
-        info["epochs"] = args.epochs or info.get("epochs") or (
-            DCGAN_EPOCHS if isinstance(trainer.cfg, DCGANConfig) else default_epochs)
         info["backend"] = backend_name(trainer.xp)
-        images, labels = load_images("train", args.data_dir)
     except (BackendError, CheckpointError, DataError, OSError) as e:   # OSError: unreadable
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -182,10 +203,16 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
         print(f"error: a batch of {info['batch_size']} is larger than the {len(images)} training "
               "images", file=sys.stderr)
         return 2
-    run = Run(trainer, scale_images(images, low=trainer.cfg.pixel_low), out, batch_size=info["batch_size"],
+    if default_steps:                   # as many epochs as make about default_steps steps
+        default_epochs = max(1, round(default_steps / (len(images) // info["batch_size"])))
+    info["epochs"] = args.epochs or info.get("epochs") or (
+        DCGAN_EPOCHS if isinstance(trainer.cfg, DCGANConfig) and not default_steps
+        else default_epochs)
+    run = Run(trainer, scale_images(images, low=trainer.cfg.pixel_low), out,
+              batch_size=info["batch_size"],
               epochs=info["epochs"], max_steps=args.max_steps, checkpoint_every=args.checkpoint_every,
               history=history, info=info, quiet=args.quiet, resumed_from=args.resume,
-              labels=labels.astype(np.int64), class_names=class_names)
+              labels=None if labels is None else labels.astype(np.int64), class_names=class_names)
     if run.total_steps < trainer.step:
         print(f"error: the checkpoint is at step {trainer.step}, past the step {run.total_steps} "
               "where this run would stop (--max-steps and --epochs count every step of the run, "
@@ -219,19 +246,24 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
     print(f"done: {trainer.step} steps in {seconds:.0f} s. Samples: {run.path('samples.png')}"
           f"{animation}, curves: {run.path('losses.png')}, checkpoint: {run.checkpoint_path}")
     if args.eval_samples:
-        report_metrics(trainer, dataset, args.eval_samples, args.data_dir, run.path("metrics.json"))
+        report_metrics(trainer, dataset, args.eval_samples, getattr(args, "data_dir", None),
+                       run.path("metrics.json"))
     return 0
 
 
-def new_run_settings(args, file_model, file_settings):
+def new_run_settings(args, file_model, file_settings, shape):
     """The config and settings of a new run: the defaults, then the --config file's, then the
-    flags. Returns ``(cfg, settings)``, settings with every key GANTrainer and Run take."""
+    flags. ``shape``: the image fields of the data (``image_fields``), unless the file gives
+    its own (then they must fit the data, which ``run_demo`` checks). Returns ``(cfg,
+    settings)``, settings with every key GANTrainer and Run take."""
     settings = {**DEFAULTS, "betas": [0.5, 0.999], "backend": "numpy",
                 "ema": EMA[args.model or "mlp"], **file_settings}
     settings.update({k: getattr(args, k) for k in ("batch_size", "lr", "seed", "optimizer",
                                                       "ema", "backend")
                      if getattr(args, k) is not None})
     model = dict(file_model or {"latent_dim": DEFAULTS["latent_dim"]})
+    if not {"image_dim", "image_shape"} & set(file_model or ()):
+        model.update(shape)
     if args.latent_dim is not None:
         model["latent_dim"] = args.latent_dim
     if args.conditional and not model.get("num_classes"):
@@ -246,6 +278,10 @@ def new_run_settings(args, file_model, file_settings):
 def report_metrics(trainer, dataset, n, data_dir, path):
     """Score the trained G with the shipped classifier, print the table, write metrics.json.
     Training has succeeded by now, so a failure here is reported but does not fail the run."""
+    if dataset not in DATASETS:
+        print(f"note: no classifier metrics: npgan ships classifiers for {' and '.join(DATASETS)} "
+              f"only, not for {dataset}; judge the samples by eye", file=sys.stderr)
+        return
     try:
         metrics = evaluate(trainer, dataset, n=max(n, 2), data_dir=data_dir)
         save_metrics(metrics, path)
@@ -254,6 +290,28 @@ def report_metrics(trainer, dataset, n, data_dir, path):
         return
     print(format_metrics(metrics))
     print(f"metrics: {path}")
+
+
+def pictures_shape(images):
+    """(C, H, W) of a demo's uint8 pictures (N, H, W) grey or (N, H, W, 3) colour."""
+    return (images.shape[3] if images.ndim == 4 else 1, *images.shape[1:3])
+
+
+def image_fields(images):
+    """The config fields for a demo's pictures: none for 28 x 28 grey (the configs' default,
+    as MNIST's checkpoints have always been), else image_dim and image_shape."""
+    shape = pictures_shape(images)
+    return {} if shape == (1, 28, 28) else shape_fields(shape)
+
+
+def check_image_shape(trainer, images, checkpoint):
+    """A resumed run's data must have the shape its model draws; DataError if not."""
+    want, got = image_shape_of(trainer.cfg), pictures_shape(images)
+    if want != got:
+        def say(c, h, w):
+            return f"{h} x {w} {'grey' if c == 1 else 'colour'}"
+        raise DataError(f"the checkpoint {checkpoint} was trained on {say(*want)} images, but "
+                        f"the data given now are {say(*got)} images")
 
 
 def check_resume_flags(parser, args, trainer, info, dataset):

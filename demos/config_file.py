@@ -88,9 +88,9 @@ SETTINGS = {  # key -> (test, what it must be)
 def read_config_file(name):
     """Read and check ``name`` (a path or a shipped network's name).
 
-    Returns ``(path, model, settings)``: the file's path, its "model" object as a config
-    dict (checked by building the config; the builder's ValueError is reported with the
-    path), and its other keys. Every problem is a ConfigFileError naming the file.
+    Returns ``(path, model, settings)``: the file's path, its "model" object as written
+    (checked by building the config; the builder's ValueError is reported with the path),
+    and its other keys. Every problem is a ConfigFileError naming the file.
     """
     path = resolve(name)
     try:
@@ -122,4 +122,4 @@ def read_config_file(name):
     if model.get("slope", cfg.slope) != type(cfg)().slope and "leaky_relu" not in acts:
         raise ConfigFileError(f"{path}: \"slope\" is {cfg.slope}, but no layer is a LeakyReLU "
                               "(g_activation and d_activation are both \"relu\")")
-    return path, cfg.to_dict(), settings
+    return path, dict(model), settings

@@ -11,6 +11,7 @@ its SHA-256 sums on every load. Fashion-MNIST comes from Debian's
 """
 
 import hashlib
+import math
 from pathlib import Path
 
 import numpy as np
@@ -123,8 +124,10 @@ def scale_images(images, dtype=np.float32, *, low=-1.0):
     """Flatten uint8 images and scale 0..255 to [-1, 1], the range of the generator's Tanh
     (or, with ``low=0``, to [0, 1], a Sigmoid generator's: ``cfg.pixel_low``).
 
-    images: (N, H, W) or (N, D) uint8.  Returns (N, H*W) or (N, D) of `dtype`:
-    x = pixel / 127.5 - 1, so 0 -> -1.0 and 255 -> 1.0; with low=0, x = pixel / 255.
+    images: (N, H, W), (N, H, W, C) colour (channels last, as Pillow gives them) or (N, D)
+    uint8.  Returns (N, H*W), (N, C*H*W) or (N, D) of `dtype`: x = pixel / 127.5 - 1, so
+    0 -> -1.0 and 255 -> 1.0; with low=0, x = pixel / 255. Colour rows are laid out channels
+    first, (C, H, W), as the networks make them (npgan/models/config.py).
     """
     images = np.asarray(images)
     if images.dtype != np.uint8 or images.ndim < 2:
@@ -132,7 +135,10 @@ def scale_images(images, dtype=np.float32, *, low=-1.0):
                          f"got {images.shape} {images.dtype}")
     if low not in (-1, 0):
         raise ValueError(f"scale_images: low must be -1 or 0, got {low}")
-    x = images.reshape(len(images), -1).astype(dtype)  # (N, D), a new array
+    if images.ndim == 4:
+        images = images.transpose(0, 3, 1, 2)             # (N, C, H, W), a view
+    x = np.empty((len(images), math.prod(images.shape[1:])), dtype)   # (N, D), a new array
+    x.reshape(images.shape)[...] = images                 # cast and lay out in one pass
     if low == 0:
         x /= 255.0
         return x

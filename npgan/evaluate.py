@@ -37,8 +37,9 @@ def main(argv=None):
         return 2
     dataset = info.get("dataset", "mnist")
     if dataset not in DATASETS:
-        print(f"error: {args.checkpoint}: no classifier for its dataset {dataset!r}",
-              file=sys.stderr)
+        print(f"error: {args.checkpoint}: no classifier for its dataset {dataset!r}; npgan "
+              f"ships classifiers for {' and '.join(DATASETS)} only, so a GAN trained on other "
+              "images (npgan.demos.images) has no classifier metrics", file=sys.stderr)
         return 2
     if trainer.cfg.image_dim != 784:
         print(f"error: {args.checkpoint}: its images have {trainer.cfg.image_dim} pixels; the "

@@ -11,7 +11,7 @@ import numpy as np
 from npgan.gradcheck import (check_directional, check_function, check_module,
                              directional_error, numerical_gradient, rel_error)
 from npgan.losses import bce, bce_with_logits, softmax_cross_entropy
-from npgan.models import DCGANConfig, GANConfig, build_networks
+from npgan.models import DCGANConfig, GANConfig, build_networks, shape_fields
 from npgan.models.dcgan import CLASSIC
 from npgan.nn import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Embedding,
                       Flatten, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh, Unflatten,
@@ -172,6 +172,7 @@ def gan_losses(cfg, rng, *, n=6, directions=None, h=1e-5):
 SMALL = dict(latent_dim=3, g_hidden=(5, 6, 4), d_hidden=(6, 5), image_dim=4)
 TINY_DCGAN = dict(latent_dim=3, g_channels=(2, 2), d_channels=(2, 2), d_dropout=0.0)  # a
 # fresh dropout mask each forward would make the loss a different function every time
+COLOUR = shape_fields((3, 8, 12))     # RGB, not square: every shape is used where it belongs
 
 
 def model_cases():
@@ -191,6 +192,11 @@ def model_cases():
         ("conditional DCGAN, small channels",
          lambda r: gan_losses(DCGANConfig(**TINY_DCGAN, num_classes=3, embed_dim=2), r, n=3,
                               h=1e-6)),
+        ("DCGAN on 3 x 8 x 12 colour images, small channels",
+         lambda r: gan_losses(DCGANConfig(**TINY_DCGAN, **COLOUR), r, n=3, h=1e-6)),
+        ("conditional DCGAN on 3 x 8 x 12 colour images, small channels",
+         lambda r: gan_losses(DCGANConfig(**TINY_DCGAN, **COLOUR, num_classes=3, embed_dim=2), r,
+                              n=3, h=1e-6)),
         ("DCGAN, the paper's sizes (directional)",
          lambda r: gan_losses(DCGANConfig(**CLASSIC), r, n=2, directions=2, h=1e-6)),
     ]

@@ -19,43 +19,61 @@ _DPI = 100
 _PAD = 2                                         # pixels between tiles
 
 
-def _as_tiles(images):
-    """(n, h, w) stays; (n, s * s) becomes (n, s, s). Anything else is a ValueError."""
+def as_pictures(images, shape=None):
+    """Images as pictures to draw or save: (n, h, w) grey or (n, h, w, 3) colour (RGB last).
+
+    images: (n, h, w) or (n, h, w, 3) pictures, returned as they are; or flat (n, d) rows as
+            the networks make them, unflattened by ``shape`` = (C, H, W), channels first (see
+            npgan/models/config.py; C = 1 gives (n, H, W), C = 3 gives (n, H, W, 3)), or
+            without ``shape`` as square grey s x s pictures, d = s * s (784 -> 28 x 28).
+    Anything else, or n = 0, is a ValueError.
+    """
     images = np.asarray(images)
-    if images.ndim == 2:
+    if images.ndim == 2 and shape is not None:
+        c, h, w = (int(s) for s in shape)
+        if c not in (1, 3) or images.shape[1] != c * h * w:
+            raise ValueError(f"images of shape {images.shape} do not unflatten to shape "
+                             f"{(c, h, w)} (C, H, W) with C = 1 or 3")
+        images = images.reshape(len(images), c, h, w).transpose(0, 2, 3, 1)   # (n, H, W, C)
+        images = images[..., 0] if c == 1 else images
+    elif images.ndim == 2:
         side = math.isqrt(images.shape[1])
         if side * side != images.shape[1]:
             raise ValueError(f"images of shape {images.shape}: flat images need a square "
-                             "number of pixels, like (n, 784) for 28 x 28")
+                             "number of pixels, like (n, 784) for 28 x 28, or a shape (C, H, W)")
         images = images.reshape(len(images), side, side)
-    if images.ndim != 3 or images.shape[0] == 0:
-        raise ValueError(f"images must have shape (n, h, w) or (n, h * w) with n >= 1, "
-                         f"got {images.shape}")
+    colour = images.ndim == 4 and images.shape[3] == 3
+    if not (images.ndim == 3 or colour) or images.shape[0] == 0:
+        raise ValueError(f"images must have shape (n, h, w), (n, h, w, 3) or (n, d) with "
+                         f"n >= 1, got {images.shape}")
     return images
 
 
-def make_grid(images, nrow, pad=_PAD, pad_value=1.0):
-    """Tile images into one grey-scale picture with values in [0, 1].
+def make_grid(images, nrow, pad=_PAD, pad_value=1.0, *, shape=None):
+    """Tile images into one picture with values in [0, 1]: grey (H, W) or colour (H, W, 3).
 
-    images:    (n, h, w), or (n, d) with d = s * s (e.g. (n, 784) -> 28 x 28 tiles), values
-               in [-1, 1] as a Tanh generator makes them; mapped by (x + 1) / 2, clipped.
+    images:    (n, h, w) grey, (n, h, w, 3) colour, or flat (n, d) rows with ``shape``
+               (C, H, W), or square grey without (e.g. (n, 784) -> 28 x 28 tiles); see
+               ``as_pictures``. Values in [-1, 1] as a Tanh generator makes them; mapped by
+               (x + 1) / 2, clipped.
     nrow:      images per row, i.e. the number of columns (as in torchvision's make_grid).
     pad:       pixels between tiles and around the border, filled with ``pad_value``.
-    Returns (H, W) = (rows * (h + pad) + pad, cols * (w + pad) + pad), where
-    cols = min(nrow, n) and rows = ceil(n / cols). Image k sits at row k // cols, column
+    Returns (H, W) or (H, W, 3), with H = rows * (h + pad) + pad and W = cols * (w + pad) + pad,
+    where cols = min(nrow, n) and rows = ceil(n / cols). Image k sits at row k // cols, column
     k % cols, top-left corner (pad + row * (h + pad), pad + col * (w + pad)); the unused
     tiles of the last row are left at ``pad_value``.
     """
-    images = _as_tiles(images)
+    images = as_pictures(images, shape)                          # (n, h, w[, 3])
     if int(nrow) < 1 or int(pad) < 0:
         raise ValueError(f"need nrow >= 1 and pad >= 0, got nrow={nrow}, pad={pad}")
-    n, h, w = images.shape
+    n, h, w = images.shape[:3]
     cols = min(int(nrow), n)
     rows = -(-n // cols)                                         # ceil(n / cols)
-    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad), pad_value, np.float64)
+    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, *images.shape[3:]),
+                   pad_value, np.float64)
     for k, img in enumerate(np.clip((images + 1.0) / 2.0, 0.0, 1.0)):
         top, left = pad + (k // cols) * (h + pad), pad + (k % cols) * (w + pad)
-        grid[top:top + h, left:left + w] = img                   # (h, w)
+        grid[top:top + h, left:left + w] = img                   # (h, w[, 3])
     return grid
 
 
@@ -68,25 +86,27 @@ def _save_figure(fig, path):
     return atomic_write(path, write)
 
 
-def save_image_grid(images, path, *, nrow=None, row_labels=None, title=None):
-    """Draw images as a grey grid with small white gaps and no ticks, and save it to ``path``.
+def save_image_grid(images, path, *, nrow=None, row_labels=None, title=None, shape=None):
+    """Draw images as a grid with small white gaps and no ticks, and save it to ``path``.
 
-    images:     (n, 28, 28) or (n, 784), values in [-1, 1] (see ``make_grid``).
+    images:     (n, 28, 28), (n, 784), (n, h, w, 3) colour, or flat (n, d) rows with
+                ``shape`` = (C, H, W); values in [-1, 1] (see ``make_grid``). Grey images are
+                drawn grey, colour ones in colour.
     nrow:       images per row; default ceil(sqrt(n)), a square-ish grid.
     row_labels: optional list of strings, one per row, drawn at the left of each row
                 (e.g. Fashion-MNIST class names for a 10 x 10 class-conditional grid).
     title:      optional title drawn above the grid.
     Returns ``path``.
     """
-    images = _as_tiles(images)                                   # (n, h, w)
+    images = as_pictures(images, shape)                          # (n, h, w[, 3])
     n, side = len(images), images.shape[1]
     nrow = math.ceil(math.sqrt(n)) if nrow is None else nrow
-    grid = make_grid(images, nrow)                               # (H, W)
+    grid = make_grid(images, nrow)                               # (H, W[, 3])
     rows = -(-n // min(nrow, n))
     if row_labels is not None and len(row_labels) != rows:
         raise ValueError(f"got {len(row_labels)} row_labels for a grid of {rows} rows")
 
-    height, width = grid.shape
+    height, width = grid.shape[:2]
     fig = Figure(figsize=(width * _SCALE / _DPI, height * _SCALE / _DPI), dpi=_DPI)
     ax = fig.add_axes((0, 0, 1, 1))
     ax.imshow(grid, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")

@@ -26,7 +26,7 @@ from npgan.animate import save_progress_gif
 from npgan.backend import BACKENDS, to_host
 from npgan.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
 from npgan.data import batches
-from npgan.models import config_from_dict
+from npgan.models import config_from_dict, image_shape_of
 from npgan.plots import save_image_grid, save_loss_curves
 from npgan.train import HISTORY_KEYS, GANTrainer
 
@@ -201,12 +201,14 @@ class Run:
     def save_samples(self, name, title):
         """A grid of G's images for the run's fixed noise (one row per class if conditional)."""
         images = to_host(self.trainer.sample(self.z_fixed, self.labels_fixed))   # for matplotlib
+        shape = image_shape_of(self.trainer.cfg)                # (C, H, W) of the flat rows
         if self.labels_fixed is None:
-            save_image_grid(images, self.path(name), title=title)
+            save_image_grid(images, self.path(name), title=title, shape=shape)
         else:
             k = self.trainer.cfg.num_classes
             names = self.class_names or [str(c) for c in range(k)]
-            save_image_grid(images, self.path(name), nrow=k, row_labels=names, title=title)
+            save_image_grid(images, self.path(name), nrow=k, row_labels=names, title=title,
+                            shape=shape)
 
     def check_batch(self, real):
         """Stop before a NaN or inf in the data reaches the weights (and numpy's warnings)."""

@@ -2,7 +2,9 @@
 
 Needs only the checkpoint, not the training data.
 
-    -o FILE.png          a grid of images; -o FILE.npy: the raw samples, (n, 28, 28) in [0, 1]
+    -o FILE.png          a grid of images (in colour for a colour checkpoint)
+    -o FILE.npy          the raw samples in [0, 1]: (n, H, W) grey ((n, 28, 28) for MNIST),
+                         or (n, H, W, 3) colour, RGB last
     --label K            (conditional checkpoints) draw class K only
     (no --label)         a conditional checkpoint draws the class grid: one row per class
     --interpolate        rows of images along a path between two noise vectors:
@@ -23,7 +25,8 @@ import numpy as np
 from npgan.backend import BACKENDS, BackendError, to_host
 from npgan.checkpoint import CheckpointError, atomic_write
 from npgan.data import FASHION_MNIST_CLASSES, MNIST_CLASSES
-from npgan.plots import save_image_grid
+from npgan.models import image_shape_of
+from npgan.plots import as_pictures, save_image_grid
 from npgan.run import load_run
 
 CLASS_NAMES = {"mnist": MNIST_CLASSES, "fashion_mnist": FASHION_MNIST_CLASSES}
@@ -33,13 +36,13 @@ MAX_IMAGES = {".png": 10_000, ".npy": 1_000_000}
 
 
 def generate(trainer, z, labels=None):
-    """G's images for noise z (n, latent_dim) [and labels (n,)]: (n, side, side) in [0, 1],
-    as a NumPy array whatever the trainer's backend."""
-    side = int(round(np.sqrt(trainer.cfg.image_dim)))
+    """G's images for noise z (n, latent_dim) [and labels (n,)] in [0, 1], as a NumPy array
+    whatever the trainer's backend: (n, H, W) grey or (n, H, W, 3) colour (see
+    ``npgan.plots.as_pictures``; (n, 28, 28) for MNIST)."""
     images = to_host(trainer.sample(z.astype(trainer.dtype), labels))
     images += 1
     images /= 2                                             # [-1, 1] -> [0, 1], in place
-    return images.reshape(len(z), side, side)
+    return as_pictures(images, image_shape_of(trainer.cfg))
 
 
 def noise(trainer, n, rng):
@@ -129,8 +132,8 @@ def main(argv=None):
                         "--interpolate: rows of a plain GAN (default 8); a conditional one draws "
                         "a row per class")
     p.add_argument("-o", "--output", default="samples.png",
-                   help="output file: .png for a grid, .npy for the raw array in [0, 1] "
-                        "(default samples.png)")
+                   help="output file: .png for a grid, .npy for the raw array in [0, 1], "
+                        "(n, H, W) grey or (n, H, W, 3) colour (default samples.png)")
     p.add_argument("--label", type=int, default=None, help="class to draw (conditional only)")
     p.add_argument("--interpolate", action="store_true",
                    help="walk in latent space between two noise vectors")
@@ -158,9 +161,11 @@ def main(argv=None):
     except (BackendError, CheckpointError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    if round(np.sqrt(trainer.cfg.image_dim)) ** 2 != trainer.cfg.image_dim:
+    try:
+        image_shape_of(trainer.cfg)
+    except ValueError:
         print(f"error: {args.checkpoint}: its images of {trainer.cfg.image_dim} pixels are not "
-              "square", file=sys.stderr)
+              "square, and its config gives no image_shape", file=sys.stderr)
         return 2
     if args.label is not None:
         if not trainer.conditional:

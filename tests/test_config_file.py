@@ -27,7 +27,7 @@ def layer_kinds(net):
 
 def build(name):
     _, model, _ = read_config_file(name)
-    cfg = config_from_dict(model)
+    cfg = config_from_dict(model)                           # the file's fields, the rest defaults
     return cfg, *build_networks(cfg, rng=np.random.default_rng(0))
 
 

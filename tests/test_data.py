@@ -149,6 +149,17 @@ def test_scale_images_maps_0_255_to_minus_1_plus_1():
         scale_images(images.astype(np.float32))
 
 
+def test_scale_images_lays_colour_out_channels_first_and_plots_undo_it():
+    from npgan.plots import as_pictures
+    images = np.random.default_rng(0).integers(0, 256, (4, 5, 6, 3), dtype=np.uint8)
+    x = scale_images(images)                                        # (4, 3 * 5 * 6)
+    assert x.shape == (4, 90) and x.dtype == np.float32
+    pictures = images.astype(np.float32) / np.float32(127.5) - np.float32(1)   # (4, 5, 6, 3)
+    np.testing.assert_array_equal(x[2, :30], pictures[2, :, :, 0].reshape(-1))     # red plane
+    np.testing.assert_array_equal(x[2, 60:], pictures[2, :, :, 2].reshape(-1))     # blue plane
+    np.testing.assert_array_equal(as_pictures(x, (3, 5, 6)), pictures)
+
+
 def test_each_index_once_per_epoch_and_labels_stay_paired():
     x = np.arange(12)[:, None] * np.ones((1, 3))  # row i is all i, (12, 3)
     y = np.arange(12) + 100

@@ -69,12 +69,28 @@ def test_conditional_dcgan_gives_d_a_label_plane():
     assert D(G(np.zeros((3, 100), np.float32), labels), labels).shape == (3, 1)
 
 
+def test_colour_dcgan_works_at_a_quarter_of_height_and_width_and_makes_c_channels():
+    cfg = DCGANConfig(image_dim=3 * 32 * 24, image_shape=(3, 32, 24), num_classes=4)
+    G, D = build_networks(cfg, rng=np.random.default_rng(0))
+    shapes = shapes_after_each_layer(G.net, np.zeros((2, 110), np.float32))
+    assert shapes[3] == ("Unflatten", (64, 8, 6)) and shapes[-3:] == [
+        ("ConvTranspose2d", (3, 32, 24)), ("Tanh", (3, 32, 24)), ("Flatten", (2304,))]
+    assert D.embed.weight.shape == (4, 32 * 24)              # one label plane of H x W
+    assert shapes_after_each_layer(D.net, np.zeros((2, 4 * 768), np.float32))[:2] == [
+        ("Unflatten", (4, 32, 24)), ("Conv2d", (32, 16, 12))]  # 3 colours + the label plane
+    labels = np.arange(2)
+    assert D(G(np.zeros((2, 100), np.float32), labels), labels).shape == (2, 1)
+    assert config_from_dict(cfg.to_dict()) == cfg
+
+
 def test_config_round_trips_and_refuses_what_does_not_fit():
     cfg = DCGANConfig(g_channels=(16, 8), upsample="nearest", num_classes=10)
     assert config_from_dict(cfg.to_dict()) == cfg
     assert config_from_dict({"latent_dim": 7}).latent_dim == 7      # no "model": an MLP config
     for bad, message in [({"model": "dcgan", "upsample": "bilinear"}, "upsample must be"),
-                         ({"model": "dcgan", "image_dim": 1024}, "28 x 28"),
+                         ({"model": "dcgan", "image_dim": 900}, "divisible by 4; got 30 x 30"),
+                         ({"model": "dcgan", "image_dim": 1000}, "1000 pixels are not square"),
+                         ({"model": "dcgan", "image_shape": [3, 28, 28]}, "image_dim 784 does not match"),
                          ({"model": "dcgan", "g_channels": [8]}, "two positive channel"),
                          ({"model": "dcgan", "kernel": 5}, "unknown fields"),
                          ({"model": "vae"}, "unknown model")]:

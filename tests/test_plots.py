@@ -8,7 +8,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.image import imread
 
-from npgan.plots import make_grid, save_image_grid, save_loss_curves
+from npgan.plots import as_pictures, make_grid, save_image_grid, save_loss_curves
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -52,6 +52,48 @@ def test_make_grid_flat_images_and_clipping():
 def test_make_grid_rejects_bad_shapes(shape):
     with pytest.raises(ValueError, match=r"images .*shape"):
         make_grid(np.zeros(shape), nrow=2)
+
+
+def test_flat_colour_rows_unflatten_channels_first():
+    """A flat row is (C, H, W): its first H*W numbers are the red plane."""
+    rows = np.arange(2 * 3 * 4 * 5, dtype=float).reshape(2, 60)
+    pictures = as_pictures(rows, (3, 4, 5))
+    assert pictures.shape == (2, 4, 5, 3)
+    assert pictures[1, 2, 3, 0] == rows[1, 0 * 20 + 2 * 5 + 3]            # red at row 2, col 3
+    assert pictures[1, 2, 3, 2] == rows[1, 2 * 20 + 2 * 5 + 3]            # blue there
+    np.testing.assert_array_equal(as_pictures(rows[:, :20], (1, 4, 5)), rows[:, :20].reshape(2, 4, 5))
+    for bad in [(3, 4, 4), (2, 5, 6)]:                                    # 48 numbers; 2 channels
+        with pytest.raises(ValueError, match="do not unflatten"):
+            as_pictures(rows, bad)
+
+
+def test_make_grid_colour_places_each_tile_in_its_colour():
+    n, h, w, pad, cols = 5, 3, 4, 2, 2
+    rng = np.random.default_rng(1)
+    colours = rng.uniform(0, 1, (n, 3))                                   # one colour per tile
+    tiles = np.broadcast_to(2 * colours[:, None, None, :] - 1, (n, h, w, 3))
+    grid = make_grid(tiles, nrow=cols, pad=pad)
+    assert grid.shape == (3 * (h + pad) + pad, cols * (w + pad) + pad, 3)
+    for k in range(n):
+        top, left = pad + (k // cols) * (h + pad), pad + (k % cols) * (w + pad)
+        np.testing.assert_allclose(grid[top:top + h, left:left + w], np.broadcast_to(colours[k], (h, w, 3)))
+    np.testing.assert_array_equal(grid[:pad], 1.0)                        # white padding
+    flat = np.ascontiguousarray(tiles.transpose(0, 3, 1, 2)).reshape(n, -1)   # (n, C*H*W)
+    np.testing.assert_array_equal(make_grid(flat, nrow=cols, pad=pad, shape=(3, h, w)), grid)
+
+
+def test_save_image_grid_draws_colour_in_colour_and_grey_in_grey(tmp_path):
+    from PIL import Image
+    pure = -np.ones((3, 3, 6, 6))
+    for k in range(3):
+        pure[k, k] = 1.0                                                  # red, green, blue
+    save_image_grid(pure.reshape(3, -1), tmp_path / "rgb.png", shape=(3, 6, 6))
+    save_image_grid(np.tanh(np.random.default_rng(0).standard_normal((4, 36))), tmp_path / "grey.png")
+    rgb = np.asarray(Image.open(tmp_path / "rgb.png").convert("RGB")).reshape(-1, 3)
+    found = {tuple(c) for c in np.unique(rgb, axis=0)}
+    assert {(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)} <= found
+    grey = np.asarray(Image.open(tmp_path / "grey.png").convert("RGB")).astype(int)
+    assert np.abs(grey - grey[..., :1]).max() <= 1                        # R = G = B
 
 
 def test_make_grid_rejects_bad_nrow():

@@ -12,7 +12,7 @@
 import numpy as np
 
 from npgan.models.conditional import Conditional
-from npgan.models.config import GANConfig
+from npgan.models.config import GANConfig, image_shape_of, shape_fields
 from npgan.models.dcgan import DCGANConfig, build_dcgan_discriminator, build_dcgan_generator
 from npgan.models.mlp import build_discriminator, build_generator
 
@@ -40,8 +40,9 @@ def build_networks(cfg, *, rng, dtype=np.float32):
                     build_dcgan_discriminator(cfg, rng=rng, dtype=dtype))
         G = Conditional(build_dcgan_generator(cfg, rng=rng, dtype=dtype, in_dim=cfg.latent_dim + e),
                         k, e, rng=rng, dtype=dtype)
-        D = Conditional(build_dcgan_discriminator(cfg, rng=rng, dtype=dtype, in_channels=2),
-                        k, cfg.image_dim, rng=rng, dtype=dtype)        # a label plane
+        c, h, w = image_shape_of(cfg)
+        D = Conditional(build_dcgan_discriminator(cfg, rng=rng, dtype=dtype, in_channels=c + 1),
+                        k, h * w, rng=rng, dtype=dtype)                # a label plane
         return G, D
     if not cfg.conditional:
         return (build_generator(cfg, rng=rng, dtype=dtype),
@@ -55,4 +56,4 @@ def build_networks(cfg, *, rng, dtype=np.float32):
 
 __all__ = ["Conditional", "DCGANConfig", "GANConfig", "MODELS", "build_dcgan_discriminator",
            "build_dcgan_generator", "build_discriminator", "build_generator", "build_networks",
-           "config_from_dict"]
+           "config_from_dict", "image_shape_of", "shape_fields"]

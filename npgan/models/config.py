@@ -3,9 +3,17 @@
 A checkpoint stores ``cfg.to_dict()``; ``GANConfig.from_dict`` reads it back and refuses
 fields it does not know. The same dict, as JSON, is what ``--config FILE.json`` reads (the
 "model" object of a run's ``config.json``; see ``demos/config_file.py``), so the well-known
-tutorial networks are a few lines each (``demos/configs/``).
+tutorial networks are a few lines each (``demos/configs/``). Fields an older checkpoint
+lacks get their defaults.
+
+Images travel through the networks flat: (N, image_dim) rows, laid out channels first
+(C, H, W), as PyTorch lays them out, so a grey image's row is its H x W pixels row by row and
+a colour image's is its red plane, then its green, then its blue. ``image_shape`` says how to
+unflatten them: () for a square grey image of image_dim pixels (28 x 28 for the default 784),
+else (C, H, W) with C = 1 (grey) or 3 (RGB) and C * H * W = image_dim.
 """
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 ACTIVATIONS = ("leaky_relu", "relu")
@@ -32,6 +40,7 @@ class GANConfig:
     output: str = "tanh"                 # G's output: "tanh", pixels in [-1, 1]; "sigmoid", [0, 1]
     num_classes: int = 0                 # 0: a plain GAN; 10: a conditional GAN on 10 classes
     embed_dim: int = 10                  # size of the label embedding (conditional only)
+    image_shape: tuple = ()              # (C, H, W) of the flat images; (): square grey
 
     @property
     def conditional(self):
@@ -60,6 +69,7 @@ class GANConfig:
             raise ValueError(f"GANConfig: d_dropout must be in [0, 1), got {self.d_dropout}")
         if not self.slope >= 0:
             raise ValueError(f"GANConfig: slope must be >= 0, got {self.slope}")
+        check_image_shape(self)
 
     def weight_count(self):
         """The number of weights in the Linears: what a checkpoint of this config must hold
@@ -74,6 +84,42 @@ class GANConfig:
     @classmethod
     def from_dict(cls, d):
         return config_from_fields(cls, d)
+
+
+def check_image_shape(cfg):
+    """Validate ``cfg.image_shape`` against ``cfg.image_dim`` (and store it as a tuple of ints);
+    raises ValueError naming the config."""
+    name, shape = type(cfg).__name__, cfg.image_shape
+    try:
+        shape = tuple(int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: image_shape must be () or (C, H, W), got {shape!r}") from None
+    object.__setattr__(cfg, "image_shape", shape)
+    if shape and (len(shape) != 3 or min(shape) < 1 or shape[0] not in (1, 3)):
+        raise ValueError(f"{name}: image_shape must be () or (C, H, W) with C = 1 (grey) or "
+                         f"3 (RGB) and H, W >= 1, got {list(shape)}")
+    if shape and math.prod(shape) != cfg.image_dim:
+        raise ValueError(f"{name}: image_dim {cfg.image_dim} does not match image_shape "
+                         f"{list(shape)}, whose C * H * W is {math.prod(shape)} "
+                         f"({name}(**shape_fields({shape})) sets both)")
+
+
+def image_shape_of(cfg):
+    """(C, H, W) of ``cfg``'s flat images: its ``image_shape``, or (1, s, s) for the square
+    grey image of image_dim = s * s pixels. ValueError if image_dim is not square."""
+    if cfg.image_shape:
+        return cfg.image_shape
+    side = math.isqrt(cfg.image_dim)
+    if side * side != cfg.image_dim:
+        raise ValueError(f"images of {cfg.image_dim} pixels are not square, and the config "
+                         "gives no image_shape (C, H, W)")
+    return (1, side, side)
+
+
+def shape_fields(shape):
+    """The config fields for images of ``shape`` (C, H, W): ``GANConfig(**shape_fields(s))``."""
+    shape = tuple(int(s) for s in shape)
+    return {"image_dim": math.prod(shape), "image_shape": shape}
 
 
 def config_to_dict(cfg):

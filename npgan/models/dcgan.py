@@ -1,4 +1,5 @@
-"""The convolutional GAN (DCGAN; Radford, Metz and Chintala 2016) for 28 x 28 grey images.
+"""The convolutional GAN (DCGAN; Radford, Metz and Chintala 2016), for 28 x 28 grey images by
+default, and for any C x H x W (C = 1 or 3, H and W divisible by 4) through ``image_shape``.
 
 Shapes after every layer of the default networks (batch N, latent 100):
 
@@ -43,7 +44,13 @@ Half the channels take 2.7x less time a step than CLASSIC. With BatchNorm, D see
 only real and then only fake images and can tell them apart by the batch's statistics: it
 wins (the first row). The default run, with G_ema and 9 epochs, is the README's row.
 
-Both networks take and give flat (N, 784) images, like the fully connected GAN's, so the
+Other image sizes: for C x H x W images (``image_shape``, see config.py) G's Linear goes to
+c1 x H/4 x W/4, its last layer makes C channels, and D's first convolution takes C channels;
+everything else is as above (a 3 x 32 x 32 image: G's Linear to 64 x 8 x 8, D's Linear from
+64 x 8 x 8). Each convolution halves (or doubles) the height and width, so both must be
+divisible by 4.
+
+Both networks take and give flat (N, C*H*W) images, like the fully connected GAN's, so the
 trainer, checkpoints, sampling and metrics are the same code for both; the first and last
 layers reshape. As in DCGAN: no pooling (strided convolutions), BatchNorm in G but not at
 its output, ReLU in G, LeakyReLU(0.2) in D. A layer that feeds a BatchNorm has no bias
@@ -51,15 +58,16 @@ its output, ReLU in G, LeakyReLU(0.2) in D. A layer that feeds a BatchNorm has n
 
 Conditional (``num_classes > 0``), through the same ``Conditional`` wrapper as the MLP:
 G sees [z, E_G[label]] (a learned embed_dim-vector joined to the noise); D sees its image
-joined with a learned 28 x 28 *label plane* E_D[label] as a second input channel, so every
-convolution window sees the label next to the pixels.
+joined with a learned 28 x 28 (H x W) *label plane* E_D[label] as one more input channel, so
+every convolution window sees the label next to the pixels.
 """
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from npgan.models.config import config_from_fields, config_to_dict
+from npgan.models.config import (check_image_shape, config_from_fields, config_to_dict,
+                                 image_shape_of)
 from npgan.nn import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Flatten,
                       LeakyReLU, Linear, ReLU, Sequential, Tanh, Unflatten, Upsample)
 
@@ -72,9 +80,9 @@ class DCGANConfig:
 
     model: str = "dcgan"                 # tells a checkpoint's config from GANConfig's
     latent_dim: int = 100
-    g_channels: tuple = (64, 32)         # G's channels at 7 x 7 and at 14 x 14
+    g_channels: tuple = (64, 32)         # G's channels at 7 x 7 and at 14 x 14 (H/4, H/2)
     d_channels: tuple = (32, 64)         # D's channels at 14 x 14 and at 7 x 7
-    image_dim: int = 784                 # 28 x 28, one channel
+    image_dim: int = 784                 # C * H * W: 28 x 28, one channel
     upsample: str = "transpose"          # "transpose": ConvTranspose2d; "nearest": Upsample + Conv2d
     slope: float = 0.2                   # D's LeakyReLU negative slope
     d_dropout: float = 0.3               # dropout after each of D's LeakyReLUs
@@ -82,9 +90,9 @@ class DCGANConfig:
     bn_eps: float = 1e-5
     bn_momentum: float = 0.1
     num_classes: int = 0                 # 0: a plain GAN; 10: conditional on 10 classes
-    embed_dim: int = 10                  # G's label embedding (D's is one 28 x 28 plane)
+    embed_dim: int = 10                  # G's label embedding (D's is one H x W plane)
+    image_shape: tuple = ()              # (C, H, W) of the flat images; (): square grey
 
-    side = 28                            # not a field: the image is side x side
     pixel_low = -1.0                     # not a field: G ends in Tanh, pixels in [-1, 1]
 
     @property
@@ -99,9 +107,14 @@ class DCGANConfig:
                                  f"got {list(getattr(self, name))}")
         if self.model != "dcgan":
             raise ValueError(f"DCGANConfig: model must be 'dcgan', got {self.model!r}")
-        if self.image_dim != self.side * self.side:
-            raise ValueError(f"DCGANConfig: the DCGAN is built for 28 x 28 images "
-                             f"(image_dim 784), got image_dim {self.image_dim}")
+        check_image_shape(self)
+        try:
+            _, h, w = image_shape_of(self)
+        except ValueError as e:
+            raise ValueError(f"DCGANConfig: {e}") from None
+        if h % 4 or w % 4:
+            raise ValueError(f"DCGANConfig: the DCGAN halves its images' height and width twice, "
+                             f"so both must be divisible by 4; got {h} x {w}")
         if self.upsample not in UPSAMPLE:
             raise ValueError(f"DCGANConfig: upsample must be one of {UPSAMPLE}, got {self.upsample!r}")
         if not 0 <= self.d_dropout < 1:
@@ -119,11 +132,12 @@ class DCGANConfig:
     def weight_count(self):
         """The number of weights in the convolutions and Linears: what a checkpoint of this
         config must hold at least (checked before anything is allocated)."""
-        (g1, g2), (d1, d2), s = self.g_channels, self.d_channels, self.side // 4
+        (g1, g2), (d1, d2), (c, h, w) = self.g_channels, self.d_channels, image_shape_of(self)
         k = 4 if self.upsample == "transpose" else 3                # G's kernels
-        c = 2 if self.conditional else 1                            # D's input channels
-        return (self.latent_dim * g1 * s * s + g1 * g2 * k * k + g2 * k * k
-                + c * d1 * 16 + d1 * d2 * 16 + d2 * s * s)
+        d_in = c + 1 if self.conditional else c                     # D's input channels
+        s = (h // 4) * (w // 4)                                     # pixels at the smallest size
+        return (self.latent_dim * g1 * s + g1 * g2 * k * k + g2 * c * k * k
+                + d_in * d1 * 16 + d1 * d2 * 16 + d2 * s)
 
 
 CLASSIC = dict(g_channels=(128, 64), d_channels=(64, 128), d_batchnorm=True, d_dropout=0.0)
@@ -137,28 +151,31 @@ def up_block(c_in, c_out, cfg, *, rng, dtype, bias):
 
 
 def build_dcgan_generator(cfg, *, rng, dtype=np.float32, in_dim=None):
-    """G: (N, latent_dim) noise -> (N, 784) images in [-1, 1] (see the module docstring)."""
-    (c1, c2), s = cfg.g_channels, cfg.side // 4
+    """G: (N, latent_dim) noise -> (N, C*H*W) images in [-1, 1] (see the module docstring)."""
+    (c1, c2), (c, h, w) = cfg.g_channels, image_shape_of(cfg)
+    h4, w4 = h // 4, w // 4                                         # 7 x 7 for 28 x 28 images
     bn = dict(eps=cfg.bn_eps, momentum=cfg.bn_momentum, dtype=dtype)
     return Sequential(
-        Linear(in_dim or cfg.latent_dim, c1 * s * s, bias=False, rng=rng, dtype=dtype),
-        BatchNorm1d(c1 * s * s, **bn), ReLU(),
-        Unflatten((c1, s, s)),                                      # (N, c1, 7, 7)
-        *up_block(c1, c2, cfg, rng=rng, dtype=dtype, bias=False),   # (N, c2, 14, 14)
+        Linear(in_dim or cfg.latent_dim, c1 * h4 * w4, bias=False, rng=rng, dtype=dtype),
+        BatchNorm1d(c1 * h4 * w4, **bn), ReLU(),
+        Unflatten((c1, h4, w4)),                                    # (N, c1, H/4, W/4)
+        *up_block(c1, c2, cfg, rng=rng, dtype=dtype, bias=False),   # (N, c2, H/2, W/2)
         BatchNorm2d(c2, **bn), ReLU(),
-        *up_block(c2, 1, cfg, rng=rng, dtype=dtype, bias=True),     # (N, 1, 28, 28)
-        Tanh(), Flatten())                                          # (N, 784)
+        *up_block(c2, c, cfg, rng=rng, dtype=dtype, bias=True),     # (N, C, H, W)
+        Tanh(), Flatten())                                          # (N, C*H*W)
 
 
-def build_dcgan_discriminator(cfg, *, rng, dtype=np.float32, in_channels=1):
-    """D: (N, in_channels * 784) images -> (N, 1) logits (see the module docstring)."""
-    (c1, c2), s = cfg.d_channels, cfg.side // 4
+def build_dcgan_discriminator(cfg, *, rng, dtype=np.float32, in_channels=None):
+    """D: (N, in_channels*H*W) images -> (N, 1) logits (see the module docstring).
+    ``in_channels``: the image's C by default (a conditional D adds its label plane)."""
+    (c1, c2), (c, h, w) = cfg.d_channels, image_shape_of(cfg)
+    in_channels = in_channels or c
     drop = [Dropout(cfg.d_dropout, rng=rng)] if cfg.d_dropout else []
     bn = [BatchNorm2d(c2, eps=cfg.bn_eps, momentum=cfg.bn_momentum, dtype=dtype)] if cfg.d_batchnorm else []
     return Sequential(
-        Unflatten((in_channels, cfg.side, cfg.side)),                           # (N, C, 28, 28)
-        Conv2d(in_channels, c1, 4, stride=2, padding=1, rng=rng, dtype=dtype),  # (N, c1, 14, 14)
+        Unflatten((in_channels, h, w)),                                         # (N, C, H, W)
+        Conv2d(in_channels, c1, 4, stride=2, padding=1, rng=rng, dtype=dtype),  # (N, c1, H/2, W/2)
         LeakyReLU(cfg.slope), *drop,
-        Conv2d(c1, c2, 4, stride=2, padding=1, bias=not bn, rng=rng, dtype=dtype),  # (N, c2, 7, 7)
+        Conv2d(c1, c2, 4, stride=2, padding=1, bias=not bn, rng=rng, dtype=dtype),  # (N, c2, H/4, W/4)
         *bn, LeakyReLU(cfg.slope), *([Dropout(cfg.d_dropout, rng=rng)] if drop else []),
-        Flatten(), Linear(c2 * s * s, 1, rng=rng, dtype=dtype))                 # (N, 1)
+        Flatten(), Linear(c2 * (h // 4) * (w // 4), 1, rng=rng, dtype=dtype))   # (N, 1)
