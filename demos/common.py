@@ -172,7 +172,7 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
                      f"{previous}, start another with --out FOLDER, or replace it with "
                      "--overwrite")
     try:
-        info = {}
+        info = {"data": file_settings["data"]} if "data" in file_settings else {}
         if args.resume:                 # checkpoints hold host arrays: any backend may resume
             trainer, history, info = load_run(args.resume, backend=args.backend)
             check_resume_flags(parser, args, trainer, info, dataset)

@@ -13,8 +13,9 @@ can be repeated from its folder (``--config runs/mnist/config.json --out runs/ag
 Only "model" is required. Its fields are those of ``GANConfig`` (the fully connected GAN,
 ``npgan/models/config.py``) or, with ``"model": "dcgan"`` inside it, ``DCGANConfig``; a
 field left out keeps its default. The other keys are the training settings; the flags on the
-command line override them. "dataset" and "backend", which a run records about itself, are
-accepted: the backend as a setting, the dataset as a note when it is not the demo's.
+command line override them. "dataset", "backend" and "data", which a run records about
+itself, are accepted: the backend as a setting, the dataset as a note when it is not the
+demo's, and "data" as the images demo's PATH and flags when they are not given again.
 
 Unknown keys, values of the wrong kind and fields that contradict each other (a ``slope``
 when no layer is a LeakyReLU, ``--model dcgan`` for a fully connected file) are errors that
@@ -82,6 +83,8 @@ SETTINGS = {  # key -> (test, what it must be)
     "dataset": (lambda v: isinstance(v, str), "a string"),
     "about": (lambda v: isinstance(v, str), "a string"),
     "config_file": (lambda v: isinstance(v, str), "a string"),   # a run's note of its source
+    "data": (lambda v: isinstance(v, dict),                      # the images demo's PATH etc.
+             "an object (the images demo's record of its PATH, --size, --grey, --max-images)"),
 }
 
 

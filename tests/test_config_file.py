@@ -192,3 +192,24 @@ def test_a_network_for_other_images_is_refused(tmp_path, capsys):
     path = write(tmp_path, {"model": {"image_dim": 100}})
     code, _, err = demo(capsys, "--config", path, "--out", tmp_path / "r")
     assert code == 2 and "784" in err and "100" in err
+
+
+def test_an_images_run_repeats_from_its_config_json_without_path(tmp_path, capsys, no_plots):
+    """The images demo records its PATH in config.json; --config brings it back, bit for bit,
+    and a shipped network takes the data's colour shape (the file gives no image fields)."""
+    from PIL import Image
+    import npgan.demos.images as images_demo
+    rng = np.random.default_rng(0)
+    (tmp_path / "pics").mkdir()
+    for i in range(40):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(
+            tmp_path / "pics" / f"{i:02d}.png")
+    common = ["--max-steps", "4", "--batch-size", "8", "--eval-samples", "0", "--quiet"]
+    assert images_demo.main([str(tmp_path / "pics"), "--config", "coursera", "--out",
+                             str(tmp_path / "a"), *common]) == 0
+    info = json.loads((tmp_path / "a" / "config.json").read_text())
+    assert info["model"]["image_shape"] == [3, 8, 8] and info["model"]["output"] == "sigmoid"
+    assert images_demo.main(["--config", str(tmp_path / "a" / "config.json"), "--out",
+                             str(tmp_path / "b"), *common]) == 0, capsys.readouterr().err
+    (a, _), (b, _) = (load_checkpoint(tmp_path / f / "checkpoint.npz") for f in "ab")
+    assert sorted(a) == sorted(b) and all(np.array_equal(a[k], b[k]) for k in a)
