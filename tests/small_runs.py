@@ -43,6 +43,7 @@ def no_plots(monkeypatch):
 def skip_plots(monkeypatch):
     monkeypatch.setattr(npgan.run, "save_image_grid", lambda *args, **kwargs: None)
     monkeypatch.setattr(npgan.run, "save_loss_curves", lambda *args, **kwargs: None)
+    monkeypatch.setattr(npgan.run, "save_health_curves", lambda *args, **kwargs: None)
 
 
 def write_data_dir(folder, n=96):

@@ -1,0 +1,281 @@
+"""Training health: rules that say when a run's numbers look wrong, and what usually helps.
+
+A GAN's losses do not say whether training is going well, but a few patterns say it is not.
+``npgan.run.Run`` feeds a ``HealthMonitor`` every step's numbers and, after each epoch, the
+figures a ``HealthProbe`` measures on 1,000 samples; a rule that fires is printed, shown in
+the progress bar and written to the run's log.txt.
+
+Every step (from train_step's numbers):
+  D wins        mean D(G(z)) below D_WINS_BELOW = 0.05 for D_WINS_STEPS = 300 steps in a row.
+                Warned once; re-armed by a step at or above 0.05 (a note says it recovered).
+After every epoch (from N_SAMPLES = 1,000 samples of G, the same noise every epoch):
+  low diversity the mean pairwise pixel distance of the samples over the same for 1,000 real
+                training images (``diversity``: 1 = as varied as the data, 0 = one image)
+                below LOW_DIVERSITY.
+  few classes   for "mnist" and "fashion_mnist", exp(entropy) of the class shares the shipped
+                classifier gives the samples (``effective_classes``: 10 = every class equally
+                often, 1 = one class) below FEW_CLASSES.
+                Each warned when it first falls below, again only after it has recovered.
+Losses that are not finite stop the run (``npgan.run.TrainingDiverged``); DIVERGED_ADVICE
+is the advice its message ends with.
+
+Measurements behind the thresholds (default MLP GAN on MNIST, batch 64, Adam 2e-4, seed 0,
+the figures after each epoch): FILLED IN BELOW.
+
+The figures detect collapse, not quality: uniform noise scores diversity 1.13 and 8.4
+effective classes. Pixel diversity misses a G that draws varied images of only some classes
+(1,000 real test images of one digit score 0.97), which is why the classifier's figure is
+there; for other data sets it is all there is.
+"""
+
+import math
+import time
+from typing import NamedTuple
+
+import numpy as np
+
+from npgan.backend import to_host
+from npgan.checkpoint import CheckpointError
+from npgan.classifier import DATASETS, load_classifier
+from npgan.metrics import COVERED, class_shares
+
+D_WINS_BELOW = 0.05
+D_WINS_STEPS = 300
+LOW_DIVERSITY = 0.4
+FEW_CLASSES = 5.0
+JUDGE_AFTER = 500
+N_SAMPLES = 1000
+FIGURES = ("diversity", "classes_covered", "effective_classes")
+HEALTH_KEYS = ("health_step",) + FIGURES        # per-check lists in Run.history
+
+D_WINS_ADVICE = (
+    "D tells almost every fake from real, so G learns little from it. It can pass on its "
+    "own; if it lasts, what usually helps: a lower learning rate for D (trainer.opt_d.lr in "
+    "Python) or for both (--lr); making D less sure of itself, with one-sided label smoothing "
+    "(real targets 0.9) or dropout in D; and checking that real and generated images are "
+    "scaled the same way (a Tanh G makes [-1, 1]; the demos scale the data to [-1, 1]).")
+COLLAPSE_ADVICE = (
+    "This is mode collapse: G maps most noise vectors to a few outputs. It sometimes recovers "
+    "within an epoch or two; if not, what usually helps: starting again with another --seed "
+    "or another learning rate (usually lower), and methods npgan does not implement, such as "
+    "minibatch discrimination (Salimans et al. 2016) or another loss (WGAN-GP). An average of "
+    "G's weights (--ema) cleans up samples but does not undo a collapse.")
+DIVERGED_ADVICE = (
+    "Losses stop being finite when weights blow up, most often because the learning rate is "
+    "too high for the model: start again with a lower --lr (e.g. half; a resumed run keeps "
+    "its own) or another --seed.")
+
+
+class Finding(NamedTuple):
+    """What a rule saw. kind: "warning" (a rule fired) or "recovered" (it no longer holds);
+    flag: the rule's short name, shown in the progress bar; step: the training step; text:
+    what was seen and, for a warning, what usually helps."""
+    kind: str
+    flag: str
+    step: int
+    text: str
+
+    def __str__(self):
+        return f"{self.kind} at step {self.step}: {self.text}"
+
+
+class HealthMonitor:
+    """The rules of the module docstring, fed one step or one epoch at a time.
+
+    ``step(step, stats)`` and ``epoch(step, figures)`` return a list of Findings, almost
+    always empty. ``active`` maps the flags of the warnings in force to their Findings.
+    ``replay(history)`` rebuilds the state from a resumed run's history, silently, so a
+    resumed run warns exactly when the uninterrupted one would have.
+    """
+
+    def __init__(self, *, d_wins_below=D_WINS_BELOW, d_wins_steps=D_WINS_STEPS,
+                 low_diversity=LOW_DIVERSITY, few_classes=FEW_CLASSES, judge_after=JUDGE_AFTER,
+                 reference=None, dataset=None):
+        self.d_wins_below, self.d_wins_steps = d_wins_below, int(d_wins_steps)
+        self.low_diversity, self.few_classes = low_diversity, few_classes
+        self.judge_after = judge_after
+        self.reference, self.dataset = reference, dataset   # the real images' figures (text only)
+        self.streak = 0                 # steps in a row with mean D(G(z)) < d_wins_below
+        self.active = {}
+
+    def step(self, step, stats):
+        """Feed one step's ``{"d_fake": mean D(G(z)), ...}``; returns Findings."""
+        if stats["d_fake"] < self.d_wins_below:
+            self.streak += 1
+            if self.streak == self.d_wins_steps:
+                return [self.fire("D wins", step, (
+                    f"D is winning: mean D(G(z)) has been below {self.d_wins_below:g} for "
+                    f"{self.streak} steps in a row (steps {step - self.streak + 1}-{step}; now "
+                    f"{stats['d_fake']:.2g}). " + D_WINS_ADVICE))]
+            return []
+        streak, self.streak = self.streak, 0
+        if streak >= self.d_wins_steps:
+            return [self.recover("D wins", step, (
+                f"mean D(G(z)) is back at {stats['d_fake']:.2g}, after {streak} steps below "
+                f"{self.d_wins_below:g}."))]
+        return []
+
+    def epoch(self, step, figures, epoch=None, n=N_SAMPLES):
+        """Feed one check's figures ({"diversity", "effective_classes", "classes_covered"},
+        each None when not measured) of n samples; returns Findings. Checks before step
+        ``judge_after`` are not judged: G starts out drawing nearly one image."""
+        if step < self.judge_after:
+            return []
+        when = f"after epoch {epoch}" if epoch is not None else f"at step {step}"
+        found = []
+        d = figures.get("diversity")
+        if d is not None:
+            found += self.judge("low diversity", step, d < self.low_diversity, (
+                f"G's samples look alike: their pixel diversity {when} is {d:.2f} (the mean "
+                f"distance between {n:,} samples over that between {n:,} "
+                f"training images; 1 = as varied as the data; warned below "
+                f"{self.low_diversity:g}). " + COLLAPSE_ADVICE),
+                f"pixel diversity is back at {d:.2f} {when}.")
+        k = figures.get("effective_classes")
+        if k is not None:
+            real = (self.reference or {}).get("effective_classes")
+            real = f"; real images: {real:.1f}" if real is not None else ""
+            found += self.judge("few classes", step, k < self.few_classes, (
+                f"G draws few kinds of image: the shipped {self.dataset or ''} classifier "
+                f"finds {figures.get('classes_covered')} classes with at least "
+                f"{COVERED:.0%} of the samples {when}, {k:.1f} effective classes (exp of the "
+                f"entropy of the class shares{real}; warned below {self.few_classes:g}). "
+                + COLLAPSE_ADVICE),
+                f"the samples are back at {k:.1f} effective classes {when}.")
+        return found
+
+    def replay(self, history):
+        """Feed a run's history (d_fake per step, the figures per check) and drop the Findings:
+        the state a run resumed from that history starts with."""
+        for i, d_fake in enumerate(history.get("d_fake", ())):
+            self.step(i + 1, {"d_fake": d_fake})
+        for i, step in enumerate(history.get("health_step", ())):
+            self.epoch(step, {k: history[k][i] for k in FIGURES if k in history})
+
+    def judge(self, flag, step, bad, warning, recovered):
+        if bad and flag not in self.active:
+            return [self.fire(flag, step, warning)]
+        if not bad and flag in self.active:
+            return [self.recover(flag, step, recovered)]
+        return []
+
+    def fire(self, flag, step, text):
+        self.active[flag] = Finding("warning", flag, step, text)
+        return self.active[flag]
+
+    def recover(self, flag, step, text):
+        del self.active[flag]
+        return Finding("recovered", flag, step, text)
+
+
+def mean_pairwise_distance(x):
+    """Mean Euclidean distance |x_i - x_j| over all pairs i < j of the rows of x.
+
+    x: (N, D) (or (N, ...), flattened), N >= 2. Returns a float >= 0. One (N, N) matrix product:
+        |x_i - x_j|^2 = |x_i|^2 + |x_j|^2 - 2 x_i . x_j
+    The rows are centred first (distances do not change) and the sums are in float64, so
+    identical rows give exactly 0, not round-off.
+    """
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+    if len(x) < 2:
+        raise ValueError(f"a mean pairwise distance needs at least 2 rows, got {len(x)}")
+    x = x - x.mean(axis=0)                                      # (N, D)
+    sq = (x * x).sum(axis=1)                                    # (N,)
+    d2 = sq[:, None] + sq[None, :] - 2 * (x @ x.T)              # (N, N)
+    upper = np.triu_indices(len(x), k=1)                        # the N (N - 1) / 2 pairs i < j
+    return float(np.sqrt(np.maximum(d2[upper], 0.0)).mean())
+
+
+def effective_classes(shares):
+    """exp(entropy) of (C,) class shares summing to 1: the number of equally common classes
+    that would give the same entropy.
+
+        exp(-sum_k s_k log s_k)      (0 log 0 = 0)
+
+    C for uniform shares, 1 when every image is one class; 2.0 for shares (0.5, 0.5, 0, ...).
+    """
+    s = np.asarray(shares, dtype=np.float64)
+    s = s[s > 0]
+    return float(np.exp(-(s * np.log(s)).sum()))
+
+
+def classifier_for(dataset, image_dim):
+    """The shipped classifier for ``dataset`` when there is one and the images fit it (784
+    pixels); else None (then only pixel diversity is measured)."""
+    if dataset not in DATASETS or image_dim != 784:
+        return None
+    try:
+        return load_classifier(dataset)
+    except (FileNotFoundError, CheckpointError):
+        return None
+
+
+class HealthProbe:
+    """Measures a generator's per-epoch health figures, on the same noise every time.
+
+    trainer: a GANTrainer; its ``sample`` is used (eval mode, G_ema when the run keeps one).
+    images:  (N, image_dim) the training images as the run holds them, in any pixel range:
+             diversity is a ratio of distances, so the range cancels.
+    dataset: "mnist" or "fashion_mnist" add the shipped classifier's figures; any other name
+             (or None) gets pixel diversity only.
+    n:       samples per check, and real images in the reference (at most N). The noise (and
+             labels 0, 1, ..., 9, 0, ... for a conditional G) and the real images come from
+             generators seeded by the trainer's seed, so the figures are comparable from epoch
+             to epoch and between a run and its resumed copy.
+
+    ``measure()`` returns the figures of G's samples; ``reference`` holds the real images'.
+    """
+
+    def __init__(self, trainer, images, dataset=None, *, n=N_SAMPLES):
+        self.trainer = trainer
+        self.n = min(int(n), len(images))
+        rng = np.random.default_rng([trainer.settings["seed"], 4])
+        real = np.asarray(images[np.sort(rng.choice(len(images), self.n, replace=False))])
+        real = real.reshape(self.n, -1)                             # (n, image_dim)
+        self.z = rng.standard_normal((self.n, trainer.cfg.latent_dim)).astype(trainer.dtype)
+        self.labels = (np.arange(self.n) % trainer.cfg.num_classes if trainer.conditional
+                       else None)
+        self.real_distance = mean_pairwise_distance(real) if self.n >= 2 else 0.0
+        self.lo, self.hi = (float(real.min()), float(real.max())) if self.n else (-1.0, 1.0)
+        self.classifier = classifier_for(dataset, real.shape[1])
+        self.reference = self.figures(real)
+
+    def to_classifier_range(self, x):
+        """Map pixels from the real images' range [lo, hi] to the classifier's [-1, 1]
+        (the identity for images scaled as the demos scale them)."""
+        if self.hi <= self.lo:
+            return x
+        return (x - self.lo) * (2.0 / (self.hi - self.lo)) - 1.0
+
+    def figures(self, x):
+        """The figures of images x: (n, image_dim) on the host -> {"diversity",
+        "classes_covered", "effective_classes"}, None where not measured (no classifier;
+        real images all alike; values that are not finite)."""
+        x = np.asarray(x).reshape(len(x), -1)
+        out = dict.fromkeys(FIGURES)
+        if len(x) < 2 or not np.all(np.isfinite(x)):
+            return out
+        if self.real_distance > 0:
+            out["diversity"] = mean_pairwise_distance(x) / self.real_distance
+        if self.classifier is not None:
+            shares = class_shares(self.classifier.probabilities(self.to_classifier_range(x)))
+            out["classes_covered"] = int((shares >= COVERED).sum())
+            out["effective_classes"] = effective_classes(shares)
+        return out
+
+    def measure(self):
+        """The figures of n samples of the trainer's G, from this probe's fixed noise."""
+        return self.figures(to_host(self.trainer.sample(self.z, self.labels)))
+
+
+def log_line(path, text):
+    """Append one line to the text file ``path``: local time, two spaces, ``text`` (its line
+    breaks become spaces). Opened and closed each time, so the file is complete after every
+    line, whatever happens to the process next."""
+    line = " ".join(str(text).split("\n"))
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {line}\n")
+
+
+def finite(v):
+    return v is not None and math.isfinite(v)
