@@ -28,7 +28,6 @@ effective classes. Pixel diversity misses a G that draws varied images of only s
 there; for other data sets it is all there is.
 """
 
-import math
 import time
 from typing import NamedTuple
 
@@ -43,7 +42,7 @@ D_WINS_BELOW = 0.05
 D_WINS_STEPS = 300
 LOW_DIVERSITY = 0.4
 FEW_CLASSES = 5.0
-JUDGE_AFTER = 500
+JUDGE_AFTER = 600
 N_SAMPLES = 1000
 FIGURES = ("diversity", "classes_covered", "effective_classes")
 HEALTH_KEYS = ("health_step",) + FIGURES        # per-check lists in Run.history
@@ -135,12 +134,13 @@ class HealthMonitor:
         if k is not None:
             real = (self.reference or {}).get("effective_classes")
             real = f"; real images: {real:.1f}" if real is not None else ""
+            c = figures.get("classes_covered")
+            covered = f"{c} class holds" if c == 1 else f"{c} classes hold"
             found += self.judge("few classes", step, k < self.few_classes, (
-                f"G draws few kinds of image: the shipped {self.dataset or ''} classifier "
-                f"finds {figures.get('classes_covered')} classes with at least "
-                f"{COVERED:.0%} of the samples {when}, {k:.1f} effective classes (exp of the "
-                f"entropy of the class shares{real}; warned below {self.few_classes:g}). "
-                + COLLAPSE_ADVICE),
+                f"G draws few kinds of image: {when} the shipped {self.dataset or ''} "
+                f"classifier puts {n:,} samples into {k:.1f} effective classes (exp of the "
+                f"entropy of the class shares{real}; warned below {self.few_classes:g}); "
+                f"{covered} at least {COVERED:.0%} of them. " + COLLAPSE_ADVICE),
                 f"the samples are back at {k:.1f} effective classes {when}.")
         return found
 
@@ -275,7 +275,3 @@ def log_line(path, text):
     line = " ".join(str(text).split("\n"))
     with open(path, "a", encoding="utf-8") as f:
         f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {line}\n")
-
-
-def finite(v):
-    return v is not None and math.isfinite(v)

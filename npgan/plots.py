@@ -157,7 +157,7 @@ def save_loss_curves(history, path, *, title="GAN training"):
 
 
 def save_health_curves(history, path, *, low_diversity=None, few_classes=None, reference=None,
-                       title="GAN health"):
+                       judge_after=None, title="GAN health"):
     """Plot the per-epoch health figures of ``npgan.health`` and save them to ``path``.
 
     history:   dict with ``health_step`` (m,) the steps of the m >= 1 checks, ``diversity``
@@ -165,6 +165,7 @@ def save_health_curves(history, path, *, low_diversity=None, few_classes=None, r
                None (or NaN) where a figure was not measured. Other keys are ignored.
     low_diversity, few_classes: the warning thresholds, drawn dotted (None: not drawn).
     reference: the real images' figures (``HealthProbe.reference``), drawn dashed.
+    judge_after: the step before which no figure is judged, shaded (None: not shaded).
     Top panel: pixel diversity (1 = as varied as the training images, dashed). Bottom panel,
     when any check has them: effective classes and classes covered. Returns ``path``.
     """
@@ -211,6 +212,9 @@ def save_health_curves(history, path, *, low_diversity=None, few_classes=None, r
         bottom.set_ylim(0, 10.5)
         panels.append(bottom)
     for ax in panels:
+        if judge_after and steps[0] < judge_after:          # shaded within the checks' range
+            ax.axvspan(0, min(judge_after, steps[-1]), color="grey", alpha=0.12, lw=0,
+                       label=f"not judged before step {judge_after}")
         ax.grid(alpha=0.3)
         ax.legend(loc="lower right", fontsize="small")
     panels[-1].set_xlabel("training step")

@@ -31,8 +31,8 @@ from tqdm import tqdm
 from npgan.backend import BACKENDS, to_host
 from npgan.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
 from npgan.data import batches
-from npgan.health import (DIVERGED_ADVICE, FEW_CLASSES, FIGURES, HEALTH_KEYS, LOW_DIVERSITY,
-                          HealthMonitor, HealthProbe, log_line)
+from npgan.health import (DIVERGED_ADVICE, FEW_CLASSES, FIGURES, HEALTH_KEYS, JUDGE_AFTER,
+                          LOW_DIVERSITY, HealthMonitor, HealthProbe, log_line)
 from npgan.models import config_from_dict
 from npgan.plots import save_health_curves, save_image_grid, save_loss_curves
 from npgan.train import HISTORY_KEYS, GANTrainer
@@ -269,7 +269,8 @@ class Run:
         self.save_samples("samples.png", f"step {trainer.step}")
         if self.history["health_step"]:
             save_health_curves(self.history, self.path("health.png"), low_diversity=LOW_DIVERSITY,
-                               few_classes=FEW_CLASSES, reference=self.health.reference)
+                               few_classes=FEW_CLASSES, reference=self.health.reference,
+                               judge_after=JUDGE_AFTER)
         save_loss_curves(self.history, self.path("losses.png"))
         return time.perf_counter() - start
 

@@ -7,9 +7,11 @@ import re
 
 import numpy as np
 import pytest
+from matplotlib.image import imread
 
 from npgan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from npgan.data import load_mnist, scale_images
+from npgan.models import GANConfig
 from npgan.health import (D_WINS_STEPS, JUDGE_AFTER, HealthMonitor, HealthProbe,
                           effective_classes, mean_pairwise_distance)
 from npgan.plots import save_health_curves
@@ -69,7 +71,8 @@ def test_epoch_rules_fire_once_recover_and_wait_for_judge_after():
     assert [(f.kind, f.flag) for f in found] == [("warning", "low diversity"),
                                                 ("warning", "few classes")]
     assert "pixel diversity after epoch 3 is 0.02" in found[0].text
-    assert "finds 1 classes" in found[1].text and "real images: 9.9" in found[1].text
+    assert "1.0 effective classes" in found[1].text and "real images: 9.9" in found[1].text
+    assert "1 class holds at least 1% of them" in found[1].text
     assert "mode collapse" in found[1].text
     assert monitor.epoch(JUDGE_AFTER + 100, collapsed) == []        # warned once
     found = monitor.epoch(JUDGE_AFTER + 200, HEALTHY)
@@ -170,6 +173,15 @@ def test_pixel_range_cancels_and_other_data_gets_diversity_only():
     assert figures["effective_classes"] is None and 0.9 < figures["diversity"] < 1.1
 
 
+def test_a_conditional_g_is_asked_for_every_class_equally():
+    trainer = GANTrainer(GANConfig(latent_dim=16, g_hidden=(32,), d_hidden=(32,),
+                                   num_classes=10), seed=0)
+    probe = HealthProbe(trainer, small_images(500), "mnist")
+    assert probe.n == 500 and np.bincount(probe.labels).tolist() == [50] * 10
+    figures = probe.measure()
+    assert 0 <= figures["diversity"] and 1 <= figures["effective_classes"] <= 10
+
+
 # ---- runs made to fail on purpose -----------------------------------------------------------
 
 def first_streak_end(d_fake, below=0.05, length=D_WINS_STEPS):
@@ -215,19 +227,20 @@ def test_a_collapsed_g_is_warned_after_the_first_judged_epoch(tmp_path, capsys):
     last = [m for m in trainer.G.modules() if hasattr(m, "weight")][-1]
     last.weight.data[...] = 0
     trainer.opt_g.lr = 0.0
-    run = Run(trainer, small_images(1984), str(tmp_path), batch_size=32, epochs=9, quiet=True,
+    run = Run(trainer, small_images(1984), str(tmp_path), batch_size=32, epochs=10, quiet=True,
               info=INFO)                                             # 62 steps an epoch
     run.train()
-    assert run.history["health_step"] == [62 * e for e in range(1, 10)]
-    assert run.history["diversity"] == [0.0] * 9
-    assert run.history["effective_classes"] == [1.0] * 9
+    assert run.history["health_step"] == [62 * e for e in range(1, 11)]
+    assert run.history["diversity"] == [0.0] * 10
+    assert run.history["effective_classes"] == [1.0] * 10
     epoch = -(-JUDGE_AFTER // 62)                                    # the first judged check
     _, err = capsys.readouterr()
     log = (tmp_path / "log.txt").read_text()
     for text in (f"warning at step {62 * epoch}: G's samples look alike: their pixel diversity "
                  f"after epoch {epoch} is 0.00",
-                 f"warning at step {62 * epoch}: G draws few kinds of image: the shipped mnist "
-                 "classifier finds 1 classes"):
+                 f"warning at step {62 * epoch}: G draws few kinds of image: after epoch "
+                 f"{epoch} the shipped mnist classifier puts 1,000 samples into 1.0 effective "
+                 "classes"):
         assert text in err and text in log                           # printed although quiet
         assert err.count(text) == 1 and log.count(text) == 1        # once, not every epoch
     assert "minibatch discrimination" in err
@@ -308,12 +321,14 @@ def test_health_plot_is_written_with_and_without_classes(tmp_path):
     history = {"health_step": [100, 200, 300], "diversity": [0.5, 0.8, 0.9],
                "classes_covered": [6, 10, 10], "effective_classes": [4.0, 9.0, 9.6]}
     save_health_curves(history, tmp_path / "a.png", low_diversity=0.4, few_classes=5,
-                       reference={"effective_classes": 9.95})
+                       reference={"effective_classes": 9.95}, judge_after=150)
     save_health_curves({**history, "classes_covered": [None] * 3,
                         "effective_classes": [None] * 3}, tmp_path / "b.png")
     for name in ("a.png", "b.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "b.png"]   # no temp files
+    with_classes, without = imread(tmp_path / "a.png"), imread(tmp_path / "b.png")
+    assert with_classes.shape[0] > 1.5 * without.shape[0]          # two panels, then one
     with pytest.raises(ValueError, match="no health checks"):
         save_health_curves({"health_step": []}, tmp_path / "c.png")
     with pytest.raises(ValueError, match="2 values for 3 checks"):
