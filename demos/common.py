@@ -190,8 +190,10 @@ def run_demo(argv, *, dataset, load_images, default_epochs, description, class_n
     except KeyboardInterrupt:
         print(f"\ninterrupted at step {trainer.step}. {run.last_good()}", file=sys.stderr)
         return 130
+    warned = sum(f.kind == "warning" for f in run.findings)
     print(f"done: {trainer.step} steps in {seconds:.0f} s. Samples: {run.path('samples.png')}, "
-          f"curves: {run.path('losses.png')}, checkpoint: {run.checkpoint_path}")
+          f"curves: {run.path('losses.png')}, checkpoint: {run.checkpoint_path}, log: "
+          f"{run.path('log.txt')}" + (f" ({warned} health warning(s))" if warned else ""))
     if args.eval_samples:
         report_metrics(trainer, dataset, args.eval_samples, args.data_dir, run.path("metrics.json"))
     return 0
