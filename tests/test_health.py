@@ -247,6 +247,23 @@ def test_a_collapsed_g_is_warned_after_the_first_judged_epoch(tmp_path, capsys):
 
 
 @pytest.mark.usefixtures("no_plots")
+def test_a_g_that_learns_100_times_faster_than_d_is_warned(tmp_path):
+    """G's lr 2e-2 against D's 2e-4: the default GAN collapses to one image (diversity 0.05,
+    1 effective class after epoch 1; npgan.health's table); the small GAN here falls to 1 to
+    4 effective classes (measured with seeds 1 to 3) and is warned at its first judged check."""
+    trainer = GANTrainer(SMALL, seed=1)
+    trainer.opt_g.lr = 2e-2
+    run = Run(trainer, small_images(1984), str(tmp_path), batch_size=32, epochs=10, quiet=True,
+              info=INFO)
+    run.train()
+    judged = [k for s, k in zip(run.history["health_step"], run.history["effective_classes"])
+              if s >= JUDGE_AFTER]
+    assert judged and max(judged) < 5
+    assert [(f.kind, f.flag, f.step) for f in run.findings] == [("warning", "few classes", 620)]
+    assert "warning at step 620: G draws few kinds of image" in (tmp_path / "log.txt").read_text()
+
+
+@pytest.mark.usefixtures("no_plots")
 def test_non_finite_losses_stop_with_advice_and_are_logged(tmp_path):
     trainer = GANTrainer(SMALL, seed=3)
     trainer.D.parameters()[0].data[0, 0] = np.nan
