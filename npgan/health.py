@@ -20,11 +20,16 @@ After every epoch (from N_SAMPLES = 1,000 samples of G, the same noise every epo
 Losses that are not finite stop the run (``npgan.run.TrainingDiverged``); DIVERGED_ADVICE
 is the advice its message ends with.
 
-The thresholds come from these measurements (MNIST unless named, batch 64, Adam, 1,000
-samples a check; the figures at steps 600 and 937 = the end of epoch 1):
+The thresholds come from these measurements (MNIST unless named, batch 64, Adam 2e-4 unless
+named, seed 0 unless named, 1,000 samples a check; the figures at steps 600 and 937 = the end
+of epoch 1). The demo's run is ``python -m npgan.demos.mnist`` (its epochs 1 to 5: diversity
+0.85, 0.84, 0.89, 0.91, 0.95; effective classes 8.2, 9.2, 9.3, 9.5, 9.3; no warning). The
+others ran through the Python API with two BLAS threads instead of the demo's one: the
+round-off differs, and GAN training being chaotic, so does the run (second row).
 
     run                                min D(G(z))   diversity      effective classes
-    default MLP, seed 0, 15 epochs     0.109         - / 0.81       - / 7.5  (9.9 at the end)
+    the MNIST demo, 15 epochs          0.109         - / 0.85       - / 8.2  (0.98, 9.9 at the end)
+    the same, 2 BLAS threads, 5 epochs 0.179         - / 0.81       - / 7.5
     default MLP, seed 1, 3 epochs      0.150         0.73 / 0.81    9.2 / 8.0
     conditional MLP, 2 epochs          0.162         0.72 / 0.83    8.2 / 8.8
     Fashion-MNIST MLP, 3 epochs        0.304         0.85 / 0.88    9.4 / 8.9
@@ -42,11 +47,11 @@ samples a check; the figures at steps 600 and 937 = the end of epoch 1):
     1,000 real test images                           0.98           9.9
 
 D wins: in the MLP runs above that were not broken on purpose (all down to latent_dim 1),
-D(G(z)) was never below 0.05 two steps in a row (seed 0: never below 0.109 in 14,055 steps). The DCGAN's D leads at the start: below
-0.05 for 209 steps in a row (steps 62 to 270) with seed 0, for 34, 18 and 24 with seeds 1 to
-3, then G catches up; 300 steps leave room for that. A D facing a frozen G, or a G with 100
-times D's lr, stays below 0.05 (streaks of 572 and 1,183 steps: to the end of those runs),
-and is warned 300 steps in.
+D(G(z)) was never below 0.05 two steps in a row (the demo's run: never below 0.109 in 14,055
+steps). The DCGAN's D leads at the start: below 0.05 for 209 steps in a row (steps 62 to 270)
+with seed 0, for 34, 18 and 24 with seeds 1 to 3, then G catches up; 300 steps leave room for
+that. A D facing a frozen G, or a G with 100 times D's lr, stays below 0.05 (streaks of 572
+and 1,183 steps: to the end of those runs), and is warned 300 steps in.
 Collapse: early on, G draws nearly one image (an untrained default G: diversity 0.02, 1
 class) and the figures climb fast: effective classes 1.3 at step 200, 4.3 at 300, 6.4 at 400,
 9.2 at 600 (seed 1); the DCGAN's averaged G scores 0.43 and 3.9 at step 300. Hence no
@@ -55,7 +60,7 @@ judgement before step 600, where the runs above that did not collapse score at l
 epoch. The rule is modest: the latent_dim 1 run, which ends with 7 of 10 classes (5.6
 effective), is not warned at its epoch ends (6.9, 5.6); health.png shows it.
 No rule watches G's loss: -mean log D(G(z)) stayed at 0.85 to 1.0 (epoch means) in all 15
-epochs of the normal run, and a G loss that climbs is D winning seen through a log
+epochs of the demo's run, and a G loss that climbs is D winning seen through a log
 (-log 0.05 = 3.0), which the D(G(z)) rule reports.
 
 The figures detect collapse, not quality: uniform noise scores diversity 1.13 and 8.4
@@ -90,10 +95,11 @@ HEALTH_KEYS = ("health_step",) + FIGURES        # per-check lists in Run.history
 
 D_WINS_ADVICE = (
     "D tells almost every fake from real, and G, which learns only through D, gets little "
-    "guidance. It can pass on its own; if it lasts, what usually helps: a lower learning rate for D (trainer.opt_d.lr in "
-    "Python) or for both (--lr); making D less sure of itself, with one-sided label smoothing "
-    "(real targets 0.9) or dropout in D; and checking that real and generated images are "
-    "scaled the same way (a Tanh G makes [-1, 1]; the demos scale the data to [-1, 1]).")
+    "guidance. It can pass on its own; if it lasts, what usually helps: a lower learning rate "
+    "for D (trainer.opt_d.lr in Python) or for both (--lr); making D less sure of itself, with "
+    "one-sided label smoothing (real targets 0.9) or dropout in D; and checking that real and "
+    "generated images are scaled the same way (a Tanh G makes [-1, 1]; the demos scale the "
+    "data to [-1, 1]).")
 COLLAPSE_ADVICE = (
     "This is mode collapse: G maps most noise vectors to a few outputs. It sometimes recovers "
     "within an epoch or two; if not, what usually helps: starting again with another --seed "
@@ -178,8 +184,9 @@ class HealthMonitor:
             covered = f"{c} class holds" if c == 1 else f"{c} classes hold"
             found += self.judge("few classes", step, k < self.few_classes, (
                 f"G draws few kinds of image: {when} the shipped "
-                f"{self.dataset + ' ' if self.dataset else ''}classifier puts {n:,} samples into {k:.1f} effective classes (exp of the "
-                f"entropy of the class shares{real}; warned below {self.few_classes:g}); "
+                f"{self.dataset + ' ' if self.dataset else ''}classifier puts {n:,} samples "
+                f"into {k:.1f} effective classes (exp of the entropy of the class "
+                f"shares{real}; warned below {self.few_classes:g}); "
                 f"{covered} at least {COVERED:.0%} of them. " + COLLAPSE_ADVICE),
                 f"the samples are back at {k:.1f} effective classes {when}.")
         return found

@@ -193,7 +193,8 @@ def save_health_curves(history, path, *, low_diversity=None, few_classes=None, r
     top.plot(steps, diversity, "o-", color="C0", label="pixel diversity of G's samples")
     top.axhline(1.0, color="grey", ls="--", lw=1, label="training images (1 by definition)")
     if low_diversity is not None:
-        top.axhline(low_diversity, color="C3", ls=":", lw=1.5, label=f"warning below {low_diversity:g}")
+        top.axhline(low_diversity, color="C3", ls=":", lw=1.5,
+                    label=f"warning below {low_diversity:g}")
     top.set_ylabel("diversity")
     top.set_ylim(bottom=0)
     panels = [top]
