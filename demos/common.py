@@ -111,7 +111,9 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
     p.add_argument("--overwrite", action="store_true",
                    help="start a new run in an --out folder that already holds one (its "
                         "checkpoint and outputs are replaced)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bar (health warnings are still printed, and logged in "
+                        "log.txt)")
     return p
 
 
@@ -243,8 +245,10 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         return 130
     gif = run.path("progress.gif")
     animation = f", animation: {gif}" if os.path.exists(gif) else ""
+    warned = sum(f.kind == "warning" for f in run.findings)
     print(f"done: {trainer.step} steps in {seconds:.0f} s. Samples: {run.path('samples.png')}"
-          f"{animation}, curves: {run.path('losses.png')}, checkpoint: {run.checkpoint_path}")
+          f"{animation}, curves: {run.path('losses.png')}, checkpoint: {run.checkpoint_path}, "
+          f"log: {run.path('log.txt')}" + (f" ({warned} health warning(s))" if warned else ""))
     if args.eval_samples:
         report_metrics(trainer, dataset, args.eval_samples, getattr(args, "data_dir", None),
                        run.path("metrics.json"))

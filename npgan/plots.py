@@ -174,3 +174,72 @@ def save_loss_curves(history, path, *, title="GAN training"):
     bottom.legend(loc="upper right")
     fig.suptitle(f"{title} (thick: moving average over {window} step{'s' * (window > 1)})")
     return _save_figure(fig, path)
+
+
+def save_health_curves(history, path, *, low_diversity=None, few_classes=None, reference=None,
+                       judge_after=None, title="GAN health"):
+    """Plot the per-epoch health figures of ``npgan.health`` and save them to ``path``.
+
+    history:   dict with ``health_step`` (m,) the steps of the m >= 1 checks, ``diversity``
+               (m,) and, optionally, ``effective_classes`` and ``classes_covered`` (m,);
+               None (or NaN) where a figure was not measured. Other keys are ignored.
+    low_diversity, few_classes: the warning thresholds, drawn dotted (None: not drawn).
+    reference: the real images' figures (``HealthProbe.reference``), drawn dashed.
+    judge_after: the step before which no figure is judged, shaded (None: not shaded).
+    Top panel: pixel diversity (1 = as varied as the training images, dashed). Bottom panel,
+    when any check has them: effective classes and classes covered. Returns ``path``.
+    """
+    steps = np.asarray(history.get("health_step", ()), dtype=np.float64).reshape(-1)
+    if len(steps) == 0:
+        raise ValueError("history has no health checks (health_step is missing or empty): "
+                         "there is nothing to plot before the first epoch ends")
+
+    def series(key):
+        values = history.get(key)
+        if values is None:
+            return np.full(len(steps), np.nan)
+        y = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        if y.shape != steps.shape:
+            raise ValueError(f"history[{key!r}] has {len(y)} values for {len(steps)} checks")
+        return y
+
+    diversity, classes = series("diversity"), series("effective_classes")
+    covered = series("classes_covered")
+    with_classes = not np.all(np.isnan(classes))
+    reference = reference or {}
+    fig = Figure(figsize=(8, 6 if with_classes else 3.5), dpi=_DPI, layout="constrained")
+    axes = fig.subplots(2 if with_classes else 1, 1, sharex=True, squeeze=False)[:, 0]
+    top = axes[0]
+    top.plot(steps, diversity, "o-", color="C0", label="pixel diversity of G's samples")
+    top.axhline(1.0, color="grey", ls="--", lw=1, label="training images (1 by definition)")
+    if low_diversity is not None:
+        top.axhline(low_diversity, color="C3", ls=":", lw=1.5,
+                    label=f"warning below {low_diversity:g}")
+    top.set_ylabel("diversity")
+    top.set_ylim(bottom=0)
+    panels = [top]
+    if with_classes:
+        bottom = axes[1]
+        bottom.plot(steps, classes, "o-", color="C1", label="effective classes exp(H)")
+        bottom.plot(steps, covered, "s--", color="C2", ms=4, lw=1,
+                    label="classes with >= 1% of samples")
+        if reference.get("effective_classes") is not None:
+            bottom.axhline(reference["effective_classes"], color="grey", ls="--", lw=1,
+                           label=f"training images: {reference['effective_classes']:.1f}")
+        if few_classes is not None:
+            bottom.axhline(few_classes, color="C3", ls=":", lw=1.5,
+                           label=f"warning below {few_classes:g}")
+        bottom.set_ylabel("classes")
+        bottom.set_ylim(0, 10.5)
+        panels.append(bottom)
+    for ax in panels:
+        if judge_after and steps[0] < judge_after:          # shaded within the checks' range
+            ax.axvspan(0, min(judge_after, steps[-1]), color="grey", alpha=0.12, lw=0,
+                       label=f"not judged before step {judge_after}")
+        ax.grid(alpha=0.3)
+        ax.legend(loc="lower right", fontsize="small")
+    panels[-1].set_xlabel("training step")
+    panels[-1].xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.suptitle(f"{title}: {len(steps)} check{'s' * (len(steps) > 1)}, each on the same "
+                 "noise after an epoch")
+    return _save_figure(fig, path)

@@ -5,8 +5,14 @@
     out/checkpoint.npz          everything needed to resume, after each epoch and at the end
     out/history.csv             d_loss, g_loss, D(x), D(G(z)) for every step
     out/losses.png              those four curves
+    out/health.png              G's diversity (and classes, for MNIST / Fashion-MNIST) per epoch
+    out/log.txt                 appended: each run's start and end, and every health warning
     out/samples.png             the final 8x8 grid
     out/progress.gif            those grids as a looping GIF, at the end (npgan/animate.py)
+
+Health (npgan.health): a warning when D wins for hundreds of steps or when G's samples
+collapse is printed (also with ``quiet``: it matters), shown in the progress bar and written
+to log.txt with the time; the per-epoch figures are kept in ``history`` and the checkpoint.
 
 A step's position in the data is a pure function of the step number: epoch e shuffles with a
 generator seeded by (seed, e), so a resumed run reads exactly the batches it would have read.
@@ -17,6 +23,7 @@ import io
 import json
 import math
 import os
+import sys
 import time
 
 import numpy as np
@@ -26,8 +33,10 @@ from npgan.animate import save_progress_gif
 from npgan.backend import BACKENDS, to_host
 from npgan.checkpoint import CheckpointError, atomic_write, load_checkpoint, save_checkpoint
 from npgan.data import batches
+from npgan.health import (DIVERGED_ADVICE, FEW_CLASSES, FIGURES, HEALTH_KEYS, JUDGE_AFTER,
+                          LOW_DIVERSITY, HealthMonitor, HealthProbe, log_line)
 from npgan.models import config_from_dict, image_shape_of
-from npgan.plots import save_image_grid, save_loss_curves
+from npgan.plots import save_health_curves, save_image_grid, save_loss_curves
 from npgan.train import HISTORY_KEYS, GANTrainer
 
 N_FIXED = 64
@@ -66,6 +75,7 @@ def load_run(path, backend="numpy"):
     try:
         check_run_state(arrays, meta)
         history = {k: list(arrays.pop(f"history.{k}")) for k in HISTORY_KEYS}
+        history.update(pop_health_history(arrays))
         if backend is None:
             backend = meta.get("run", {}).get("backend", "numpy")
         trainer = GANTrainer.from_state(arrays, meta, backend=backend)
@@ -79,7 +89,8 @@ def check_run_state(arrays, meta):
 
     The dtype, finite numeric arrays, a step count with one history entry per step, the
     noise generator's state, and an architecture small enough to fit the arrays: a config
-    claiming huge layers is refused before they are allocated.
+    claiming huge layers is refused before they are allocated. The health figures are
+    optional (older checkpoints have none); when there, one value per check.
     """
     if meta.get("dtype") not in ("float32", "float64"):
         raise CheckpointError(f"its dtype {meta.get('dtype')!r} is not float32 or float64")
@@ -107,6 +118,7 @@ def check_run_state(arrays, meta):
             got = "missing" if h is None else f"of shape {h.shape}"
             raise CheckpointError(f"history.{k} is {got}; a run at step {step} has one "
                                   f"value per step, shape ({step},)")
+    check_health_history(arrays, step)
     for name, value in (("noise_rng", meta.get("noise_rng", "missing")),
                         ("dropout_rng", meta.get("dropout_rng"))):
         try:
@@ -123,6 +135,51 @@ def check_run_state(arrays, meta):
     bad += [f"backend={run['backend']!r}"] if run.get("backend", "numpy") not in BACKENDS else []
     if bad:
         raise CheckpointError(f"its run information has invalid values: {', '.join(bad)}")
+
+
+def check_health_history(arrays, step):
+    """The per-epoch health arrays, if any: ``history.health_step`` (m,) increasing steps in
+    1..step, and each figure (m,) beside it; raise CheckpointError."""
+    present = [k for k in HEALTH_KEYS if f"history.{k}" in arrays]
+    if not present:
+        return                                  # written before npgan kept health figures
+    checks = arrays.get("history.health_step")
+    if checks is None:
+        raise CheckpointError(f"history.{present[0]} is there but history.health_step, the "
+                              "steps its values were measured at, is missing")
+    if checks.ndim != 1 or checks.dtype.kind not in "iu" or len(checks) and (
+            checks[0] < 1 or checks[-1] > step or np.any(np.diff(checks) <= 0)):
+        raise CheckpointError(f"history.health_step must hold increasing integer steps in "
+                              f"1..{step}, got {checks.dtype} {checks.shape}")
+    for k in FIGURES:
+        h = arrays.get(f"history.{k}")
+        if h is not None and h.shape != checks.shape:
+            raise CheckpointError(f"history.{k} is of shape {h.shape}; it has one value per "
+                                  f"health check, shape {checks.shape}")
+
+
+def pop_health_history(arrays):
+    """Take the health arrays out of checkpoint ``arrays``: {"health_step": [int], figure:
+    [float or None]}; all empty for a checkpoint written before there were any, and a
+    figure that was never measured (no classifier for the data) is None at every check."""
+    steps = [int(s) for s in arrays.pop("history.health_step", np.zeros(0, np.int64))]
+    history = {"health_step": steps}
+    for k in FIGURES:
+        values = arrays.pop(f"history.{k}", None)
+        history[k] = [None] * len(steps) if values is None else [
+            int(v) if k == "classes_covered" else float(v) for v in values]
+    return history
+
+
+def health_arrays(history):
+    """The checkpoint arrays of the health history (``pop_health_history`` reads them): the
+    steps, and each figure measured at every check (a figure missing at some check, e.g. no
+    classifier for the data, is left out; there are no NaNs in a checkpoint)."""
+    arrays = {"history.health_step": np.asarray(history["health_step"], dtype=np.int64)}
+    for k in FIGURES:
+        if all(v is not None for v in history[k]):
+            arrays[f"history.{k}"] = np.asarray(history[k], dtype=np.float64)
+    return arrays
 
 
 def file_id(path):
@@ -147,7 +204,14 @@ class Run:
         self.batch_size, self.epochs, self.max_steps = batch_size, epochs, max_steps
         self.checkpoint_every, self.quiet = checkpoint_every, quiet
         self.history = history or {k: [] for k in HISTORY_KEYS}
+        for k in HEALTH_KEYS:                   # per-epoch health figures (npgan.health)
+            self.history.setdefault(k, [])
         self.info = info or {}
+        self.health = HealthMonitor(dataset=self.info.get("dataset"))
+        self.health.replay(self.history)        # a resumed run warns when the whole one would
+        self.probe = None                       # a HealthProbe, made at the first check
+        self.findings = []                      # what the monitor reported during train()
+        self.resumed_from = resumed_from
         self.steps_per_epoch = len(images) // batch_size
         if self.steps_per_epoch == 0:
             raise ValueError(f"batch_size {batch_size} is larger than the {len(images)} images")
@@ -160,10 +224,12 @@ class Run:
         self.z_fixed, self.labels_fixed = fixed_noise(trainer)
 
     def train(self):
-        """Train until ``total_steps``; write outputs. Raises TrainingDiverged on NaN/inf."""
+        """Train until ``total_steps``; write outputs. Raises TrainingDiverged on NaN/inf.
+        Health warnings are printed, flagged in the bar and logged (``report``)."""
         trainer, steps_per_epoch = self.trainer, self.steps_per_epoch
         os.makedirs(self.out_dir, exist_ok=True)
         self.write_json("config.json", self.info)
+        self.log_start()
         bar = tqdm(total=self.total_steps, initial=trainer.step, disable=self.quiet, unit="step",
                    dynamic_ncols=True, mininterval=0.5)
         start = time.perf_counter()
@@ -183,17 +249,30 @@ class Run:
                                 else trainer.train_step(batch))
                     bar.update(1)
                     if trainer.step % 25 == 0:
-                        bar.set_postfix({k: f"{self.history[k][-1]:.3f}" for k in HISTORY_KEYS})
+                        bar.set_postfix({k: f"{self.history[k][-1]:.3f}" for k in HISTORY_KEYS}
+                                        | ({"health": ", ".join(self.health.active)}
+                                           if self.health.active else {}))
                     if self.checkpoint_every and trainer.step % self.checkpoint_every == 0:
                         self.save()
                 if trainer.step % steps_per_epoch == 0:                 # a whole epoch is done
                     self.save_samples(f"samples_epoch_{epoch + 1:03d}.png",
                                       f"epoch {epoch + 1}, step {trainer.step}")
+                    self.check_health(epoch + 1)
                     self.save()
+        except BaseException as e:              # Ctrl-C, diverged, a failed write: say so
+            self.log_stop(e)
+            raise
+        else:
+            self.log(f"end: step {trainer.step} reached in {time.perf_counter() - start:.0f} s; "
+                     f"{sum(f.kind == 'warning' for f in self.findings)} health warning(s)")
         finally:
             bar.close()
         self.save()
         self.save_samples("samples.png", f"step {trainer.step}")
+        if self.history["health_step"]:
+            save_health_curves(self.history, self.path("health.png"), low_diversity=LOW_DIVERSITY,
+                               few_classes=FEW_CLASSES, reference=self.health.reference,
+                               judge_after=JUDGE_AFTER)
         save_loss_curves(self.history, self.path("losses.png"))
         save_progress_gif(self.out_dir, last_epoch=trainer.step // steps_per_epoch)
         return time.perf_counter() - start
@@ -210,6 +289,51 @@ class Run:
             save_image_grid(images, self.path(name), nrow=k, row_labels=names, title=title,
                             shape=shape)
 
+    def check_health(self, epoch):
+        """Measure G's health figures after an epoch (npgan.health), keep them in the history
+        (and so in the checkpoint), and report what the monitor finds."""
+        if self.probe is None:
+            self.probe = HealthProbe(self.trainer, self.images, self.info.get("dataset"))
+            self.health.reference = self.probe.reference
+        figures = self.probe.measure()
+        self.history["health_step"].append(self.trainer.step)
+        for k in FIGURES:
+            self.history[k].append(figures[k])
+        self.report(self.health.epoch(self.trainer.step, figures, epoch=epoch, n=self.probe.n))
+
+    def report(self, findings):
+        """Print each Finding above the progress bar (on stderr, also when ``quiet``) and
+        append it to log.txt."""
+        for finding in findings:
+            self.findings.append(finding)
+            tqdm.write(str(finding), file=sys.stderr)
+            self.log(str(finding))
+
+    def log(self, text):
+        """One timestamped line in out/log.txt."""
+        log_line(self.path("log.txt"), text)
+
+    def log_start(self):
+        t, what = self.trainer, self.info.get("dataset", "data")
+        resumed = f", resumed from {self.resumed_from}" if self.resumed_from else ""
+        self.log(f"start: training on {what} from step {t.step} to step {self.total_steps} "
+                 f"({self.epochs} epochs of {self.steps_per_epoch} steps{resumed}); batch "
+                 f"{self.batch_size}, lr {t.settings['lr']:g}, seed {t.settings['seed']}")
+
+    def log_stop(self, e):
+        """Log why training stopped early; a log that cannot be written does not hide that."""
+        step = self.trainer.step
+        if isinstance(e, KeyboardInterrupt):
+            text = f"interrupted at step {step}. {self.last_good()}"
+        elif isinstance(e, TrainingDiverged):
+            text = f"stopped: {e}"
+        else:
+            text = f"stopped at step {step} by {type(e).__name__}: {e}. {self.last_good()}"
+        try:
+            self.log(text)
+        except OSError:
+            pass
+
     def check_batch(self, real):
         """Stop before a NaN or inf in the data reaches the weights (and numpy's warnings)."""
         if not np.all(np.isfinite(real)):
@@ -224,7 +348,8 @@ class Run:
             raise TrainingDiverged(
                 f"training diverged at step {self.trainer.step}: "
                 + ", ".join(f"{k}={v:.4g}" for k, v in stats.items()) + ". "
-                + self.last_good())
+                + DIVERGED_ADVICE + " " + self.last_good())
+        self.report(self.health.step(self.trainer.step, stats))
 
     def last_good(self):
         if self.saving is not None:                     # interrupted inside save_checkpoint...
@@ -244,9 +369,11 @@ class Run:
         bad = [k for k, v in arrays.items() if not np.all(np.isfinite(v))]
         if bad:
             raise TrainingDiverged(f"non-finite values in {bad[:3]} at step {trainer.step}; "
-                                   "checkpoint not written. " + self.last_good())
+                                   "checkpoint not written. " + DIVERGED_ADVICE + " "
+                                   + self.last_good())
         for k in HISTORY_KEYS:
             arrays[f"history.{k}"] = np.asarray(self.history[k], dtype=np.float64)
+        arrays.update(health_arrays(self.history))
         meta["run"] = self.info
         # Ctrl-C can land after save_checkpoint's rename but before it returns; last_good()
         # then sees the new file by its new inode (the rename brings the temporary file's).

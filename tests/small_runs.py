@@ -44,6 +44,7 @@ def skip_plots(monkeypatch):
     monkeypatch.setattr(npgan.run, "save_image_grid", lambda *args, **kwargs: None)
     monkeypatch.setattr(npgan.run, "save_loss_curves", lambda *args, **kwargs: None)
     monkeypatch.setattr(npgan.run, "save_progress_gif", lambda *args, **kwargs: None)
+    monkeypatch.setattr(npgan.run, "save_health_curves", lambda *args, **kwargs: None)
 
 
 def write_data_dir(folder, n=96):

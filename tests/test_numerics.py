@@ -128,8 +128,8 @@ def test_nan_in_the_data_through_the_demo(tmp_path, monkeypatch, capsys):
     so it is put into the scaled images)."""
     scale_images = npgan.demos.common.scale_images
 
-    def with_a_nan(images):
-        x = scale_images(images)
+    def with_a_nan(images, **kwargs):
+        x = scale_images(images, **kwargs)
         x[5, 400] = np.nan
         return x
     monkeypatch.setattr(npgan.demos.common, "scale_images", with_a_nan)
