@@ -5,7 +5,7 @@ time on a machine with two cores or more, then copies the pictures the README sh
 ``--out`` (default ``demos/gallery/``, run from the repository root). About 10 minutes on 2
 CPU cores. Every picture is a file the command itself wrote; nothing is retouched.
 
-    python -m npgan.demos.mnist                   samples.png, losses.png, progress.gif
+    python -m npgan.demos.mnist                   samples.png, losses.png, health.png, progress.gif
     python -m npgan.demos.mnist --conditional     samples.png
     python -m npgan.demos.fashion_mnist           samples.png
     python -m npgan.demos.toy2d --dataset ring    toy2d_ring.png
@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 COMMANDS = [
     ("mnist", ["npgan.demos.mnist"],
      [("samples.png", "mnist_samples.png"), ("losses.png", "mnist_losses.png"),
-      ("progress.gif", "mnist_progress.gif")]),
+      ("health.png", "mnist_health.png"), ("progress.gif", "mnist_progress.gif")]),
     ("mnist_conditional", ["npgan.demos.mnist", "--conditional"],
      [("samples.png", "mnist_conditional_samples.png")]),
     ("fashion_mnist", ["npgan.demos.fashion_mnist"],
