@@ -2,7 +2,7 @@
 
 Runs each command below with its defaults (only ``--out`` is added), in subprocesses, two at a
 time on a machine with two cores or more, then copies the pictures the README shows into
-``--out`` (default ``demos/gallery/``, run from the repository root). About 10 minutes on 2
+``--out`` (default ``demos/gallery/``, run from the repository root). 8 min 30 s on 2
 CPU cores. Every picture is a file the command itself wrote; nothing is retouched.
 
     python -m npgan.demos.mnist                   samples.png, losses.png, health.png, progress.gif
