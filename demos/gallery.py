@@ -2,12 +2,14 @@
 
 Runs each command below with its defaults (only ``--out`` is added), in subprocesses, two at a
 time on a machine with two cores or more, then copies the pictures the README shows into
-``--out`` (default ``demos/gallery/``, run from the repository root). 8 min 30 s on 2
+``--out`` (default ``demos/gallery/``, run from the repository root). About 9 minutes on 2
 CPU cores. Every picture is a file the command itself wrote; nothing is retouched.
 
     python -m npgan.demos.mnist                   samples.png, losses.png, health.png, progress.gif
     python -m npgan.demos.mnist --conditional     samples.png
     python -m npgan.demos.fashion_mnist           samples.png
+    python -m npgan.demos.mnist --lr 0.01 --epochs 2 --eval-samples 0
+                                                  losses.png, samples.png of a run that fails
     python -m npgan.demos.toy2d --dataset ring    toy2d_ring.png
 """
 
@@ -28,6 +30,8 @@ COMMANDS = [
      [("samples.png", "mnist_conditional_samples.png")]),
     ("fashion_mnist", ["npgan.demos.fashion_mnist"],
      [("samples.png", "fashion_mnist_samples.png")]),
+    ("mnist_lr_0.01", ["npgan.demos.mnist", "--lr", "0.01", "--epochs", "2", "--eval-samples", "0"],
+     [("losses.png", "failing_losses.png"), ("samples.png", "failing_samples.png")]),
     ("toy2d", ["npgan.demos.toy2d", "--dataset", "ring"],
      [("toy2d_ring.png", "toy2d_ring.png")]),
 ]
