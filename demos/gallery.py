@@ -1,6 +1,6 @@
 """The README's pictures, made again: ``python -m npgan.demos.gallery``.
 
-Runs each command below with its defaults (only ``--out`` is added), in subprocesses, two at a
+Runs each command below as written (adding only ``--out``, ``--quiet`` and ``--overwrite``), two at a
 time on a machine with two cores or more, then copies the pictures the README shows into
 ``--out`` (default ``demos/gallery/``, run from the repository root). About 9 minutes on 2
 CPU cores. Every picture is a file the command itself wrote; nothing is retouched.
