@@ -3,6 +3,8 @@
     out/config.json             the run's settings, written at the start
     out/samples_epoch_NNN.png   64 samples after each epoch, from the same fixed noise
     out/checkpoint.npz          everything needed to resume, after each epoch and at the end
+                                (a run of more than 50 epochs: after every k-th epoch, the
+                                fewest that keep these two to MAX_EPOCH_OUTPUTS = 50)
     out/history.csv             d_loss, g_loss, D(x), D(G(z)) for every step
     out/losses.png              those four curves
     out/health.png              G's diversity (and classes, for MNIST / Fashion-MNIST) per epoch
@@ -40,6 +42,7 @@ from npgan.plots import save_health_curves, save_image_grid, save_loss_curves
 from npgan.train import HISTORY_KEYS, GANTrainer
 
 N_FIXED = 64
+MAX_EPOCH_OUTPUTS = 50              # at most this many per-epoch grids, checks and checkpoints
 
 
 class TrainingDiverged(RuntimeError):
@@ -254,7 +257,7 @@ class Run:
                                            if self.health.active else {}))
                     if self.checkpoint_every and trainer.step % self.checkpoint_every == 0:
                         self.save()
-                if trainer.step % steps_per_epoch == 0:                 # a whole epoch is done
+                if trainer.step % steps_per_epoch == 0 and self.epoch_output(epoch + 1):
                     self.save_samples(f"samples_epoch_{epoch + 1:03d}.png",
                                       f"epoch {epoch + 1}, step {trainer.step}")
                     self.check_health(epoch + 1)
@@ -288,6 +291,14 @@ class Run:
             names = self.class_names or [str(c) for c in range(k)]
             save_image_grid(images, self.path(name), nrow=k, row_labels=names, title=title,
                             shape=shape)
+
+    def epoch_output(self, epoch):
+        """Does the end of ``epoch`` (1-based) write a grid, a health check and a checkpoint?
+        After every epoch, or every k-th (and the last) when there are more than
+        MAX_EPOCH_OUTPUTS: a few hundred images in many tiny epochs would otherwise spend
+        most of the run writing files (and make a progress.gif of thousands of frames)."""
+        every = -(-self.epochs // MAX_EPOCH_OUTPUTS)                # ceil(epochs / max)
+        return epoch % every == 0 or epoch == self.epochs
 
     def check_health(self, epoch):
         """Measure G's health figures after an epoch (npgan.health), keep them in the history
