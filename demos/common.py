@@ -12,11 +12,12 @@ from npgan.checkpoint import CheckpointError
 from npgan.classifier import DATASETS
 from npgan.data import DataError, scale_images
 from npgan.metrics import evaluate, format_metrics, save_metrics
-from npgan.demos.config_file import ConfigFileError, read_config_file, shipped_names
+from npgan.demos.config_file import SHIPPED, ConfigFileError, read_config_file, shipped_names
 from npgan.models import MODELS, DCGANConfig, config_from_dict, image_shape_of, shape_fields
 from npgan.run import Run, TrainingDiverged, load_run
 from npgan.train import OPTIMIZERS, GANTrainer
 
+MAX_WEIGHTS = 50_000_000  # 0.75 GiB with gradients and Adam's moments: the demos' 1 GB budget
 DEFAULTS = {"batch_size": 64, "lr": 2e-4, "latent_dim": 100, "seed": 0, "optimizer": "adam"}
 DCGAN_EPOCHS = 9            # the DCGAN's default: about 9 minutes on 2 CPU cores (README)
 EMA = {"mlp": 0.0, "dcgan": 0.999}      # the default average of G's weights, per model
@@ -89,7 +90,11 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
     p.add_argument("--out", default=None,
                    help=f"output folder (default runs/{dataset}/; runs/{dataset}_conditional/ "
                         f"with --conditional; runs/{dataset}_dcgan/ and "
-                        f"runs/{dataset}_dcgan_conditional/ with --model dcgan)")
+                        f"runs/{dataset}_dcgan_conditional/ with --model dcgan; "
+                        f"runs/{dataset}_NAME/ with --config NAME, a shipped network)"
+                   if data_dir else f"output folder (default runs/{dataset}/; runs/{dataset}_dcgan/ "
+                        "with --model dcgan; runs/{dataset}_NAME/ with --config NAME, a shipped "
+                        "network)")
     p.add_argument("--max-steps", type=positive(int), default=None,
                    help="stop after this many training steps in total, counting resumed ones")
     p.add_argument("--checkpoint-every", type=positive(int), default=None, metavar="STEPS",
@@ -99,15 +104,23 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
     if data_dir:
         p.add_argument("--data-dir", default=None,
                        help="read the four IDX files from this folder instead of the default")
-    p.add_argument("--conditional", action="store_true",
-                   help="train a conditional GAN: G and D also see the class label, and sample "
-                        "grids show one row per class")
+    if data_dir:                        # your own images (demos/images.py) have no labels
+        p.add_argument("--conditional", action="store_true",
+                       help="train a conditional GAN: G and D also see the class label, and "
+                            "sample grids show one row per class")
+    else:
+        p.set_defaults(conditional=False)
     p.add_argument("--backend", choices=BACKENDS, default=None,
                    help="numpy (CPU) or cupy (an NVIDIA GPU; pip install \"npgan[gpu]\"); "
                         "default numpy, or a resumed run's own")
-    p.add_argument("--eval-samples", type=number(int, strict=False), default=10000, metavar="N",
-                   help="at the end, score N samples with the shipped classifier and write "
-                        "metrics.json (0: skip; default 10000, about 10 s)")
+    if data_dir:                        # the shipped classifiers know MNIST and Fashion-MNIST
+        p.add_argument("--eval-samples", type=number(int, strict=False), default=10000,
+                       metavar="N", help="at the end, score N samples with the shipped classifier "
+                                         "and write metrics.json (0: skip; default 10000, about 10 s)")
+    else:
+        p.add_argument("--eval-samples", type=number(int, strict=False), default=0, metavar="N",
+                       help="the MNIST demo's scoring of N samples: npgan ships no classifier "
+                            "for your own images, so the default is 0 (skip)")
     p.add_argument("--overwrite", action="store_true",
                    help="start a new run in an --out folder that already holds one (its "
                         "checkpoint and outputs are replaced)")
@@ -143,14 +156,14 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
     if add_arguments:
         add_arguments(parser)
     args = parser.parse_args(argv)
+    if args.config and args.resume:
+        parser.error("--config starts a new run; a resumed run keeps its checkpoint's network "
+                     "and settings")
     try:
         file_path, file_model, file_settings = (read_config_file(args.config) if args.config
                                                 else (None, None, {}))
     except ConfigFileError as e:
         parser.error(str(e))
-    if args.config and args.resume:
-        parser.error("--config starts a new run; a resumed run keeps its checkpoint's network "
-                     "and settings")
     if file_model is not None:
         kind = file_model.get("model", "mlp")
         if args.model not in (None, kind):
@@ -164,6 +177,8 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
     if args.upsample and args.model != "dcgan" and not args.resume:
         parser.error("--upsample is for --model dcgan")
     suffix = ("_dcgan" if args.model == "dcgan" else "") + ("_conditional" if args.conditional else "")
+    if file_path is not None and file_path.parent == SHIPPED:     # not over the default run's
+        suffix = "_" + file_path.stem + suffix
     out = args.out or ((os.path.dirname(args.resume) or ".") if args.resume
                        else os.path.join("runs", dataset + suffix))
     if os.path.exists(out) and not os.path.isdir(out):
@@ -192,14 +207,21 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
                                    "model": trainer.cfg.to_dict(), **trainer.settings}
             info["epochs"] = settings.get("epochs")
             if args.config:
-                info["config_file"] = str(file_path)
+                info["config_file"] = str(file_path.resolve())
         info["backend"] = backend_name(trainer.xp)
     except (BackendError, CheckpointError, DataError, OSError) as e:   # OSError: unreadable
         print(f"error: {e}", file=sys.stderr)
         return 2
     if images[0].size != trainer.cfg.image_dim:
-        print(f"error: the network takes images of {trainer.cfg.image_dim} pixels (image_dim), "
-              f"but {dataset}'s have {images[0].size}", file=sys.stderr)
+        where = (f" ({file_path} sets image_dim/image_shape; remove them from its \"model\" "
+                 "to take the data's shape)" if file_model and {"image_dim", "image_shape"} &
+                 set(file_model) else "")
+        print(f"error: the network takes images of {trainer.cfg.image_dim} values (image_dim), "
+              f"but the {dataset} images have {images[0].size}{where}", file=sys.stderr)
+        return 2
+    if trainer.conditional and labels is not None and trainer.cfg.num_classes != labels.max() + 1:
+        print(f"error: a conditional network for {trainer.cfg.num_classes} classes (num_classes), "
+              f"but {dataset} has {labels.max() + 1}", file=sys.stderr)
         return 2
     if info["batch_size"] > len(images):
         print(f"error: a batch of {info['batch_size']} is larger than the {len(images)} training "
@@ -276,7 +298,17 @@ def new_run_settings(args, file_model, file_settings, shape):
         model["model"] = "dcgan"
         if args.upsample:
             model["upsample"] = args.upsample
-    return config_from_dict(model), settings
+    try:
+        cfg = config_from_dict(model)
+    except ValueError as e:                 # the file's network does not fit these images
+        raise DataError(f"{e}") from None
+    if cfg.weight_count() > MAX_WEIGHTS:
+        raise DataError(
+            f"that network has {cfg.weight_count():,} weights, more than the demos' limit of "
+            f"{MAX_WEIGHTS:,} (with its gradients and Adam's two moments, float32, "
+            f"{16 * cfg.weight_count() / 2**30:.1f} GiB); make the images smaller (--size, "
+            "--grey), the hidden layers narrower, or use --model dcgan")
+    return cfg, settings
 
 
 def report_metrics(trainer, dataset, n, data_dir, path):

@@ -43,10 +43,13 @@ def shipped_names():
 
 
 def resolve(name):
-    """A path to a file, or the name of a shipped network (``coursera`` or ``coursera.json``)."""
+    """A path to a file, a run's folder (its config.json), or the name of a shipped network
+    (``coursera`` or ``coursera.json``)."""
     path = Path(name)
     if path.is_file():
         return path
+    if path.is_dir() and (path / "config.json").is_file():     # a run's folder
+        return path / "config.json"
     shipped = SHIPPED / (path.name if path.suffix == ".json" else path.name + ".json")
     if path.parent == Path(".") and shipped.is_file():
         return shipped

@@ -68,8 +68,9 @@ def read_data(args, info):
     """Load the images PATH names (a resumed run: the ones it was started with, unless given)
     and record the flags in ``info["data"]``; returns (images, None): there are no labels."""
     if args.conditional:
-        raise DataError("--conditional needs a class label for every image, and your own "
-                        "images have none; train a plain GAN (without --conditional)")
+        raise DataError("a conditional GAN (--conditional, or num_classes in a --config file) "
+                        "needs a class label for every image, and your own images have none; "
+                        "train a plain GAN")
     saved = info.get("data", {})
     path = args.path or saved.get("path")
     if path is None:

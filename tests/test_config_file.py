@@ -158,6 +158,21 @@ def write(tmp_path, obj, name="c.json"):
     ({"model": {}, "batch_size": 1.5}, "'batch_size' must be a positive integer"),
     ({"model": {}, "betas": [0.5]}, "'betas' must be two numbers"),
     ({"model": {}, "optimizer": "lbfgs"}, "'optimizer' must be one of"),
+    ({"model": {"latent_dim": "64"}}, "latent_dim must be an integer, got '64'"),
+    ({"model": {"latent_dim": 64.5}}, "latent_dim must be an integer"),
+    ({"model": {"latent_dim": True}}, "latent_dim must be an integer"),
+    ({"model": {"latent_dim": None}}, "latent_dim must be an integer"),
+    ({"model": {"g_hidden": 128}}, "g_hidden must be a list of integers"),
+    ({"model": {"g_hidden": [128.9]}}, "g_hidden must be a list of integers"),
+    ({"model": {"g_hidden": ["a"]}}, "g_hidden must be a list of integers"),
+    ({"model": {"d_dropout": "0.5"}}, "d_dropout must be a number"),
+    ({"model": {"bn_eps": "small"}}, "bn_eps must be a number"),
+    ({"model": {"bn_eps": 0}}, "bn_eps must be > 0"),
+    ({"model": {"bn_momentum": 5}}, "bn_momentum must be in [0, 1]"),
+    ({"model": {"num_classes": -1}}, "num_classes must be >= 0"),
+    ({"model": {"num_classes": 10, "embed_dim": 0}}, "embed_dim must be a positive integer"),
+    ({"model": {"model": "dcgan", "d_batchnorm": "yes"}}, "d_batchnorm must be true or false"),
+    ({"model": {"model": "dcgan", "latent_dim": 1.5}}, "latent_dim must be an integer"),
 ])
 def test_bad_files_are_refused_naming_file_and_field(tmp_path, obj, message):
     path = write(tmp_path, obj)
@@ -213,3 +228,32 @@ def test_an_images_run_repeats_from_its_config_json_without_path(tmp_path, capsy
                              str(tmp_path / "b"), *common]) == 0, capsys.readouterr().err
     (a, _), (b, _) = (load_checkpoint(tmp_path / f / "checkpoint.npz") for f in "ab")
     assert sorted(a) == sorted(b) and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_a_network_too_big_for_the_demos_is_refused(tmp_path, capsys):
+    path = write(tmp_path, {"model": {"g_hidden": [100000, 100000]}})
+    code, _, err = demo(capsys, "--config", path, "--out", tmp_path / "r")
+    assert code == 2 and "10,010,000,000 weights" not in err and "weights, more than" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_conditional_network_for_other_classes_is_refused(tmp_path, capsys):
+    path = write(tmp_path, {"model": {"num_classes": 5}})
+    code, _, err = demo(capsys, "--config", path, "--out", tmp_path / "r")
+    assert code == 2 and "5 classes (num_classes), but mnist has 10" in err
+
+
+def test_a_shipped_network_trains_into_its_own_folder_and_a_run_folder_is_a_config(
+        tmp_path, capsys, monkeypatch, no_plots):
+    data = write_data_dir(tmp_path / "data", n=64)
+    monkeypatch.chdir(tmp_path)
+    code, _, err = demo(capsys, "--config", "coursera", "--data-dir", data, "--batch-size", 16,
+                        "--max-steps", 2, "--quiet")
+    assert code == 0, err
+    run = tmp_path / "runs" / "mnist_coursera"
+    assert (run / "checkpoint.npz").is_file()          # not runs/mnist, the default run's
+    code, _, err = demo(capsys, "--config", run, "--data-dir", data, "--out", "again",
+                        "--max-steps", 2, "--quiet")
+    assert code == 0, err
+    info = json.loads((tmp_path / "again" / "config.json").read_text())
+    assert info["config_file"] == str(run / "config.json") and info["model"]["latent_dim"] == 10

@@ -258,13 +258,14 @@ def test_too_many_pixels_are_refused_before_anything_is_decoded(grey_folder, tmp
 def test_demo_trains_on_a_colour_folder_and_writes_every_output(colour_folder, tmp_path, capsys):
     out = tmp_path / "run"
     code, stdout, err = images_demo(capsys, colour_folder, "--max-steps", "3", "--batch-size", "2",
-                                    "--out", out, "--quiet")               # metrics: default on
+                                    "--out", out, "--quiet")               # metrics: default off
     assert code == 0, err
     assert "read 4 colour images of 6 x 8 pixels" in stdout
-    assert "note: no classifier metrics" in err and not (out / "metrics.json").exists()
-    for name in ("samples_epoch_001.png", "samples.png", "losses.png", "history.csv",
-                 "config.json", "checkpoint.npz"):
+    assert "classifier" not in err and not (out / "metrics.json").exists()
+    for name in ("samples.png", "losses.png", "history.csv", "config.json", "checkpoint.npz"):
         assert (out / name).is_file(), name
+    # 2,000 epochs of 2 steps: a grid every 40th epoch (npgan.run.MAX_EPOCH_OUTPUTS), none yet
+    assert not list(out.glob("samples_epoch_*.png"))
     grid = rgb_pixels(out / "samples.png")
     assert np.abs(grid - grid[..., :1]).max() > 10              # a colour grid, not grey
     config = json.loads((out / "config.json").read_text())
@@ -305,7 +306,7 @@ def test_demo_trains_a_dcgan_on_grey_images_and_sizes_must_suit_it(grey_folder, 
 
 
 DEMO_ERRORS = {   # name: (arguments after PATH, the message); PATH holds two 6 x 8 PNGs
-    "conditional": (["--conditional"], "--conditional needs a class label for every image"),
+    "conditional": (["--conditional"], "unrecognized arguments: --conditional"),   # no labels
     "bad size": (["--size", "0x8"], "argument --size: '0x8' is not a size like 32 or 32x48"),
     "batch too large": (["--batch-size", "9"], "a batch of 9 is larger than the 2 training"),
     "no --data-dir": (["--data-dir", "."], "unrecognized arguments: --data-dir"),

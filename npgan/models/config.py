@@ -14,6 +14,7 @@ else (C, H, W) with C = 1 (grey) or 3 (RGB) and C * H * W = image_dim.
 """
 
 import math
+import numbers
 from dataclasses import asdict, dataclass, fields
 
 ACTIVATIONS = ("leaky_relu", "relu")
@@ -52,11 +53,7 @@ class GANConfig:
         return OUTPUTS[self.output]
 
     def __post_init__(self):
-        object.__setattr__(self, "g_hidden", tuple(int(h) for h in self.g_hidden))
-        object.__setattr__(self, "d_hidden", tuple(int(h) for h in self.d_hidden))
-        for name in ("latent_dim", "image_dim"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"GANConfig: {name} must be a positive integer, got {getattr(self, name)}")
+        check_kinds(self)
         if not self.g_hidden or not self.d_hidden or min(self.g_hidden + self.d_hidden) < 1:
             raise ValueError("GANConfig: g_hidden and d_hidden must be non-empty lists of positive sizes")
         for name, allowed in (("g_activation", ACTIVATIONS), ("d_activation", ACTIVATIONS),
@@ -65,10 +62,6 @@ class GANConfig:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"GANConfig: {name} must be one of {', '.join(map(repr, allowed))}, "
                                  f"got {getattr(self, name)!r}")
-        if not 0 <= self.d_dropout < 1:
-            raise ValueError(f"GANConfig: d_dropout must be in [0, 1), got {self.d_dropout}")
-        if not self.slope >= 0:
-            raise ValueError(f"GANConfig: slope must be >= 0, got {self.slope}")
         check_image_shape(self)
 
     def weight_count(self):
@@ -84,6 +77,48 @@ class GANConfig:
     @classmethod
     def from_dict(cls, d):
         return config_from_fields(cls, d)
+
+
+def check_kinds(cfg):
+    """Every field of ``cfg`` of the kind its annotation says (an int that is not a bool, a
+    finite number, a string, a bool, a list of whole sizes), else a ValueError naming the
+    config and the field; integers are stored as Python ints (JSON-able). Then the ranges
+    that every config shares: sizes >= 1, num_classes >= 0, bn_eps > 0, bn_momentum and
+    bn_momentum in [0, 1], d_dropout in [0, 1), slope >= 0."""
+    name = type(cfg).__name__
+
+    def whole(v):
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+    for f in fields(cfg):
+        v = getattr(cfg, f.name)
+        if f.type is int:
+            ok, want = whole(v), "an integer"
+        elif f.type is float:
+            ok = isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+            want = "a number"
+        elif f.type is bool:
+            ok, want = isinstance(v, bool), "true or false"
+        elif f.type is str:
+            ok, want = isinstance(v, str), "a string"
+        else:                                                   # tuple: a list of sizes
+            ok = isinstance(v, (list, tuple)) and all(whole(x) for x in v)
+            want = "a list of integers"
+        if not ok:
+            raise ValueError(f"{name}: {f.name} must be {want}, got {v!r}")
+        if f.type is int or f.type is tuple:
+            object.__setattr__(cfg, f.name, int(v) if f.type is int else tuple(int(x) for x in v))
+    ranges = {"latent_dim": (1, "a positive integer"), "image_dim": (1, "a positive integer"),
+              "embed_dim": (1, "a positive integer"), "num_classes": (0, ">= 0 (0: a plain GAN)"),
+              "slope": (0, ">= 0")}
+    for field, (low, want) in ranges.items():
+        if hasattr(cfg, field) and getattr(cfg, field) < low:
+            raise ValueError(f"{name}: {field} must be {want}, got {getattr(cfg, field)}")
+    if not cfg.bn_eps > 0:
+        raise ValueError(f"{name}: bn_eps must be > 0, got {cfg.bn_eps}")
+    if not 0 <= cfg.bn_momentum <= 1:
+        raise ValueError(f"{name}: bn_momentum must be in [0, 1], got {cfg.bn_momentum}")
+    if not 0 <= cfg.d_dropout < 1:
+        raise ValueError(f"{name}: d_dropout must be in [0, 1), got {cfg.d_dropout}")
 
 
 def check_image_shape(cfg):

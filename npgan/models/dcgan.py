@@ -66,8 +66,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from npgan.models.config import (check_image_shape, config_from_fields, config_to_dict,
-                                 image_shape_of)
+from npgan.models.config import (check_image_shape, check_kinds, config_from_fields,
+                                 config_to_dict, image_shape_of)
 from npgan.nn import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Flatten,
                       LeakyReLU, Linear, ReLU, Sequential, Tanh, Unflatten, Upsample)
 
@@ -100,8 +100,8 @@ class DCGANConfig:
         return self.num_classes > 0
 
     def __post_init__(self):
+        check_kinds(self)
         for name in ("g_channels", "d_channels"):
-            object.__setattr__(self, name, tuple(int(c) for c in getattr(self, name)))
             if len(getattr(self, name)) != 2 or min(getattr(self, name)) < 1:
                 raise ValueError(f"DCGANConfig: {name} must be two positive channel counts, "
                                  f"got {list(getattr(self, name))}")
@@ -117,10 +117,6 @@ class DCGANConfig:
                              f"so both must be divisible by 4; got {h} x {w}")
         if self.upsample not in UPSAMPLE:
             raise ValueError(f"DCGANConfig: upsample must be one of {UPSAMPLE}, got {self.upsample!r}")
-        if not 0 <= self.d_dropout < 1:
-            raise ValueError(f"DCGANConfig: d_dropout must be in [0, 1), got {self.d_dropout}")
-        if int(self.latent_dim) < 1:
-            raise ValueError(f"DCGANConfig: latent_dim must be a positive integer, got {self.latent_dim}")
 
     def to_dict(self):
         return config_to_dict(self)
