@@ -3,6 +3,7 @@
 import argparse
 import math
 import os
+import re
 import sys
 
 import numpy as np
@@ -174,6 +175,10 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         if file_settings.get("dataset", dataset) != dataset:
             print(f"note: {file_path} was written for {file_settings['dataset']}; training it "
                   f"on {dataset}", file=sys.stderr)
+    if getattr(args, "data_dir", None) is None and "data_dir" in file_settings:
+        args.data_dir = file_settings["data_dir"]              # the run's own IDX folder
+    if args.max_steps is None and "max_steps" in file_settings:
+        args.max_steps = file_settings["max_steps"]
     if args.upsample and args.model != "dcgan" and not args.resume:
         parser.error("--upsample is for --model dcgan")
     suffix = ("_dcgan" if args.model == "dcgan" else "") + ("_conditional" if args.conditional else "")
@@ -206,6 +211,10 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
             history, info = None, {"dataset": dataset, **info, "batch_size": settings["batch_size"],
                                    "model": trainer.cfg.to_dict(), **trainer.settings}
             info["epochs"] = settings.get("epochs")
+            if args.max_steps is not None:          # so that --config can repeat the run
+                info["max_steps"] = args.max_steps
+            if getattr(args, "data_dir", None) is not None:
+                info["data_dir"] = os.path.abspath(args.data_dir)
             if args.config:
                 info["config_file"] = str(file_path.resolve())
         info["backend"] = backend_name(trainer.xp)
@@ -244,8 +253,10 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         return 2
     try:
         os.makedirs(out, exist_ok=True)
+        if args.overwrite and not args.resume:
+            remove_old_outputs(out)
     except OSError as e:
-        print(f"error: cannot create the output folder {out}: {e.strerror}", file=sys.stderr)
+        print(f"error: cannot prepare the output folder {out}: {e.strerror}", file=sys.stderr)
         return 2
     kind = ("a conditional " if trainer.conditional else "a ") + (
         "DCGAN" if isinstance(trainer.cfg, DCGANConfig) else "GAN")
@@ -275,6 +286,20 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         report_metrics(trainer, dataset, args.eval_samples, getattr(args, "data_dir", None),
                        run.path("metrics.json"))
     return 0
+
+
+OLD_OUTPUTS = ("samples.png", "progress.gif", "losses.png", "health.png", "history.csv",
+               "metrics.json")
+
+
+def remove_old_outputs(out):
+    """--overwrite: remove the pictures and tables an earlier run left in ``out``, so that none
+    of them (an epoch grid past this run's last, a progress.gif of a longer run) passes for
+    this run's. checkpoint.npz stays until this run's first checkpoint replaces it atomically,
+    and log.txt keeps its lines: it is the folder's record, and says that a new run started."""
+    for name in os.listdir(out):
+        if name in OLD_OUTPUTS or re.fullmatch(r"samples_epoch_\d+\.png", name):
+            os.remove(os.path.join(out, name))
 
 
 def new_run_settings(args, file_model, file_settings, shape):

@@ -13,9 +13,10 @@ can be repeated from its folder (``--config runs/mnist/config.json --out runs/ag
 Only "model" is required. Its fields are those of ``GANConfig`` (the fully connected GAN,
 ``npgan/models/config.py``) or, with ``"model": "dcgan"`` inside it, ``DCGANConfig``; a
 field left out keeps its default. The other keys are the training settings; the flags on the
-command line override them. "dataset", "backend" and "data", which a run records about
-itself, are accepted: the backend as a setting, the dataset as a note when it is not the
-demo's, and "data" as the images demo's PATH and flags when they are not given again.
+command line override them. What a run records about itself is accepted too: "backend" and
+"max_steps" as settings, "data_dir" (the IDX demos' --data-dir) and "data" (the images
+demo's PATH, --size, --grey and --max-images, used when no PATH is given) as where the data
+was, and "dataset" as a note when it is not the demo's.
 
 Unknown keys, values of the wrong kind and fields that contradict each other (a ``slope``
 when no layer is a LeakyReLU, ``--model dcgan`` for a fully connected file) are errors that
@@ -73,6 +74,16 @@ def _finite(v):
     return type(v) in (int, float) and math.isfinite(v)
 
 
+def _data_record(v):
+    """What demos/images.py records under "data": path, size, grey, max_images, each valid."""
+    return (isinstance(v, dict) and set(v) <= {"path", "size", "grey", "max_images"}
+            and isinstance(v.get("path", ""), str)
+            and (v.get("size") is None or (isinstance(v["size"], list) and len(v["size"]) == 2
+                                           and all(_positive_int(x) for x in v["size"])))
+            and isinstance(v.get("grey", False), bool)
+            and (v.get("max_images") is None or _positive_int(v["max_images"])))
+
+
 SETTINGS = {  # key -> (test, what it must be)
     "batch_size": (_positive_int, "a positive integer"),
     "epochs": (_positive_int, "a positive integer"),
@@ -86,8 +97,11 @@ SETTINGS = {  # key -> (test, what it must be)
     "dataset": (lambda v: isinstance(v, str), "a string"),
     "about": (lambda v: isinstance(v, str), "a string"),
     "config_file": (lambda v: isinstance(v, str), "a string"),   # a run's note of its source
-    "data": (lambda v: isinstance(v, dict),                      # the images demo's PATH etc.
-             "an object (the images demo's record of its PATH, --size, --grey, --max-images)"),
+    "max_steps": (_positive_int, "a positive integer"),
+    "data_dir": (lambda v: isinstance(v, str), "a folder's path"),
+    "data": (lambda v: _data_record(v),                          # the images demo's PATH etc.
+             'the images demo\'s record {"path": "...", "size": [H, W] or null, "grey": '
+             'true or false, "max_images": N or null}'),
 }
 
 

@@ -72,6 +72,10 @@ def read_data(args, info):
                         "needs a class label for every image, and your own images have none; "
                         "train a plain GAN")
     saved = info.get("data", {})
+    if args.path and not args.resume:       # a new PATH: a --config file's data flags go too
+        saved = {}
+    elif saved and not args.path and not args.resume:
+        print(f"data: {saved.get('path')} and its flags, from {args.config}")
     path = args.path or saved.get("path")
     if path is None:
         raise DataError("give the images to train on: python -m npgan.demos.images PATH, where "

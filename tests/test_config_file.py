@@ -79,8 +79,8 @@ def test_a_run_repeats_from_its_own_config_json(tmp_path, capsys, no_plots):
     assert code == 0, err
     info = json.loads((first / "config.json").read_text())
     assert info["model"]["latent_dim"] == 10 and info["batch_size"] == 16 and info["seed"] == 3
-    code, out, err = demo(capsys, "--config", first / "config.json", "--data-dir", data,
-                          "--out", again, "--max-steps", 8, "--quiet")
+    code, out, err = demo(capsys, "--config", first / "config.json", "--out", again, "--quiet")
+    # the run's own --data-dir and --max-steps 8, from its config.json
     assert code == 0, err
     assert "config.json" in out
     (arrays_a, meta_a), (arrays_b, meta_b) = (load_checkpoint(f / "checkpoint.npz")
@@ -158,6 +158,10 @@ def write(tmp_path, obj, name="c.json"):
     ({"model": {}, "batch_size": 1.5}, "'batch_size' must be a positive integer"),
     ({"model": {}, "betas": [0.5]}, "'betas' must be two numbers"),
     ({"model": {}, "optimizer": "lbfgs"}, "'optimizer' must be one of"),
+    ({"model": {}, "data": {"size": [16]}}, "'data' must be the images demo's record"),
+    ({"model": {}, "data": {"path": 5}}, "'data' must be the images demo's record"),
+    ({"model": {}, "data": {"pth": "x"}}, "'data' must be the images demo's record"),
+    ({"model": {}, "max_steps": 0}, "'max_steps' must be a positive integer"),
     ({"model": {"latent_dim": "64"}}, "latent_dim must be an integer, got '64'"),
     ({"model": {"latent_dim": 64.5}}, "latent_dim must be an integer"),
     ({"model": {"latent_dim": True}}, "latent_dim must be an integer"),
@@ -228,6 +232,12 @@ def test_an_images_run_repeats_from_its_config_json_without_path(tmp_path, capsy
                              str(tmp_path / "b"), *common]) == 0, capsys.readouterr().err
     (a, _), (b, _) = (load_checkpoint(tmp_path / f / "checkpoint.npz") for f in "ab")
     assert sorted(a) == sorted(b) and all(np.array_equal(a[k], b[k]) for k in a)
+    assert images_demo.main([str(tmp_path / "pics"), "--max-images", "24", "--out",
+                             str(tmp_path / "c"), *common]) == 0
+    assert images_demo.main([str(tmp_path / "pics"), "--config", str(tmp_path / "c"), "--out",
+                             str(tmp_path / "d"), *common]) == 0     # a PATH given: its own flags
+    data = json.loads((tmp_path / "d" / "config.json").read_text())["data"]
+    assert data["max_images"] is None
 
 
 def test_a_network_too_big_for_the_demos_is_refused(tmp_path, capsys):
@@ -257,3 +267,16 @@ def test_a_shipped_network_trains_into_its_own_folder_and_a_run_folder_is_a_conf
     assert code == 0, err
     info = json.loads((tmp_path / "again" / "config.json").read_text())
     assert info["config_file"] == str(run / "config.json") and info["model"]["latent_dim"] == 10
+
+
+def test_overwrite_removes_the_old_runs_pictures(tmp_path, capsys):
+    data = write_data_dir(tmp_path / "data", n=64)
+    out = tmp_path / "r"
+    common = ["--data-dir", data, "--out", out, "--batch-size", 16, "--quiet"]
+    assert demo(capsys, *common, "--epochs", 3)[0] == 0                  # 3 epochs of 4 steps
+    assert (out / "samples_epoch_003.png").is_file() and (out / "progress.gif").is_file()
+    code, _, err = demo(capsys, *common, "--max-steps", 2, "--overwrite")   # under one epoch
+    assert code == 0, err
+    assert not list(out.glob("samples_epoch_*.png")) and not (out / "progress.gif").exists()
+    assert (out / "samples.png").is_file() and (out / "checkpoint.npz").is_file()
+    assert (out / "log.txt").read_text().count("start:") == 2
