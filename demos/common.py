@@ -24,6 +24,11 @@ DCGAN_EPOCHS = 9            # the DCGAN's default: about 9 minutes on 2 CPU core
 EMA = {"mlp": 0.0, "dcgan": 0.999}      # the default average of G's weights, per model
 
 
+def plural(n, word):
+    """"1 step", "4 steps"."""
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
 def number(kind, *, low=0, strict=True):
     """An argparse type: ``kind(text)``, finite, and > low (>= low when not ``strict``)."""
     def parse(text):
@@ -168,8 +173,8 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
     if file_model is not None:
         kind = file_model.get("model", "mlp")
         if args.model not in (None, kind):
-            parser.error(f"--model {args.model} contradicts {file_path}, which holds a "
-                         f"{kind} network")
+            parser.error(f"--model {args.model} contradicts {file_path}, which holds "
+                         f"{'a fully connected (mlp)' if kind == 'mlp' else 'a dcgan'} network")
         args.model = kind
         args.conditional = args.conditional or file_model.get("num_classes", 0) > 0
         if file_settings.get("dataset", dataset) != dataset:
@@ -256,14 +261,15 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         if args.overwrite and not args.resume:
             remove_old_outputs(out)
     except OSError as e:
-        print(f"error: cannot prepare the output folder {out}: {e.strerror}", file=sys.stderr)
+        print(f"error: cannot create the output folder {out}: {e.strerror}", file=sys.stderr)
         return 2
     kind = ("a conditional " if trainer.conditional else "a ") + (
         "DCGAN" if isinstance(trainer.cfg, DCGANConfig) else "GAN")
     resumed = f", resuming at step {trainer.step}" if args.resume else ""
     kind += f" (network and settings from {file_path})" if args.config else ""
     print(f"npgan: training {kind} on {dataset} until step {run.total_steps} "
-          f"({info['epochs']} epochs of {run.steps_per_epoch} steps{resumed}); "
+          f"({plural(info['epochs'], 'epoch')} of {plural(run.steps_per_epoch, 'step')}"
+          f"{resumed}); "
           f"outputs in {os.path.abspath(out)}")
     try:
         seconds = run.train()

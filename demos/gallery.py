@@ -21,6 +21,8 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from npgan.data import DataError, load_fashion_mnist
+
 # (name, the command's module and flags, [(file the command writes, name in the gallery)])
 COMMANDS = [
     ("mnist", ["npgan.demos.mnist"],
@@ -35,6 +37,11 @@ COMMANDS = [
     ("toy2d", ["npgan.demos.toy2d", "--dataset", "ring"],
      [("toy2d_ring.png", "toy2d_ring.png")]),
 ]
+
+
+def cores():
+    """The cores this process may use (os.sched_getaffinity is Linux's; elsewhere all)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def command_line(args, folder):
@@ -63,7 +70,7 @@ def main(argv=None):
                    help="where the pictures go (default demos/gallery)")
     p.add_argument("--runs", default=os.path.join("runs", "gallery"),
                    help="where the runs write their folders and logs (default runs/gallery)")
-    p.add_argument("--jobs", type=int, default=min(2, len(os.sched_getaffinity(0))),
+    p.add_argument("--jobs", type=int, default=min(2, cores()),
                    help="commands run at once (default 2, or 1 on one core)")
     p.add_argument("--only", choices=[c[0] for c in COMMANDS], nargs="+",
                    help="remake only these pictures")
@@ -71,6 +78,12 @@ def main(argv=None):
     if args.jobs < 1:
         p.error(f"--jobs must be at least 1, got {args.jobs}")
     chosen = [c for c in COMMANDS if not args.only or c[0] in args.only]
+    if any(c[1][0] == "npgan.demos.fashion_mnist" for c in chosen):
+        try:                                    # not bundled: say so now, not minutes in
+            load_fashion_mnist("test")
+        except (DataError, OSError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     os.makedirs(args.out, exist_ok=True)
     with ThreadPoolExecutor(args.jobs) as pool:
         done = list(pool.map(lambda c: run_one(c[0], c[1], args.runs), chosen))
@@ -86,7 +99,7 @@ def main(argv=None):
             except OSError as e:
                 print(f"error: {name}: {e}", file=sys.stderr)
                 failed.append(name)
-                continue
+                break
             print(f"    {os.path.join(args.out, target)}")
     if failed:
         print(f"error: {', '.join(failed)} failed; see the logs above", file=sys.stderr)

@@ -161,8 +161,8 @@ def main(argv=None):
     p.add_argument("-o", "--output", metavar="FILE.gif",
                    help="the GIF to write (default RUN_DIR/progress.gif)")
     p.add_argument("--fps", type=float, default=FPS,
-                   help=f"frames a second, 0.01 to 50 (default {FPS:g}: 15 epochs take 3.75 s, "
-                        "then the last frame is held)")
+                   help=f"frames a second, 0.01 to 50 (default {FPS:g}: the first 14 of 15 epochs "
+                        "take 3.5 s, then the last frame is held)")
     p.add_argument("--hold", type=float, default=HOLD, metavar="SECONDS",
                    help=f"seconds the last frame shows, 0.02 to 600 (default {HOLD:g})")
     p.add_argument("--scale", type=float, default=1.0,

@@ -188,8 +188,11 @@ def load_image_array(path, *, size=None, grey=False, max_images=None):
     """The images of an .npy or .npz file as uint8 (N, H, W) or (N, H, W, 3); see
     ``load_images`` for the arguments and the module docstring for the accepted arrays."""
     path = Path(path)
-    x = read_array(path)[:max_images]
-    x = image_axes(path, x)                                     # (N, H, W) or (N, H, W, 3)
+    x = read_array(path)
+    if x.ndim < 2:
+        raise DataError(f"{path}: an array of shape {x.shape}: npgan reads images of shape "
+                        "(N, H, W), (N, H, W, 1), (N, H, W, 3) or (N, D) with D square")
+    x = image_axes(path, x[:max_images])                                     # (N, H, W) or (N, H, W, 3)
     colour = x.ndim == 4 and not grey
     size = tuple(size or x.shape[1:3])
     shape = (len(x), *size, 3) if colour else (len(x), *size)
@@ -246,7 +249,9 @@ def image_axes(path, x):
     """``x`` seen as (N, H, W) grey or (N, H, W, 3) colour pictures (a view), or a DataError
     that says how to reshape it."""
     got = f"{path}: an array of shape {x.shape}"
-    if x.ndim == 2 and x.shape[0] > 0:
+    if x.shape[0] == 0:
+        raise DataError(f"{got} holds no images")
+    if x.ndim == 2:
         side = math.isqrt(x.shape[1])
         if side * side != x.shape[1]:
             raise DataError(f"{got}: rows of {x.shape[1]} values are not square images; "
