@@ -216,13 +216,15 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
             history, info = None, {"dataset": dataset, **info, "batch_size": settings["batch_size"],
                                    "model": trainer.cfg.to_dict(), **trainer.settings}
             info["epochs"] = settings.get("epochs")
-            if args.max_steps is not None:          # so that --config can repeat the run
-                info["max_steps"] = args.max_steps
-            if getattr(args, "data_dir", None) is not None:
-                info["data_dir"] = os.path.abspath(args.data_dir)
             if args.config:
                 info["config_file"] = str(file_path.resolve())
         info["backend"] = backend_name(trainer.xp)
+        info.pop("max_steps", None)                 # this run's own, so that --config repeats it
+        info.pop("data_dir", None)
+        if args.max_steps is not None:
+            info["max_steps"] = args.max_steps
+        if getattr(args, "data_dir", None) is not None:
+            info["data_dir"] = os.path.abspath(args.data_dir)
     except (BackendError, CheckpointError, DataError, OSError) as e:   # OSError: unreadable
         print(f"error: {e}", file=sys.stderr)
         return 2
