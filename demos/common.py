@@ -63,7 +63,8 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
     p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("--config", metavar="FILE.json", default=None,
                    help="the network (and any training settings) from a JSON file: a run's own "
-                        "config.json repeats that run; a shipped tutorial network by name ("
+                        "config.json (or its folder) repeats that run; a shipped tutorial "
+                        "network by name ("
                         + ", ".join(shipped_names()) + "; demos/configs/). Flags override "
                         "the file's settings")
     p.add_argument("--model", choices=MODELS, default=None,
@@ -99,7 +100,7 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
                         f"runs/{dataset}_dcgan_conditional/ with --model dcgan; "
                         f"runs/{dataset}_NAME/ with --config NAME, a shipped network)"
                    if data_dir else f"output folder (default runs/{dataset}/; runs/{dataset}_dcgan/ "
-                        "with --model dcgan; runs/{dataset}_NAME/ with --config NAME, a shipped "
+                        f"with --model dcgan; runs/{dataset}_NAME/ with --config NAME, a shipped "
                         "network)")
     p.add_argument("--max-steps", type=positive(int), default=None,
                    help="stop after this many training steps in total, counting resumed ones")
