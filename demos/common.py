@@ -124,6 +124,9 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
         p.add_argument("--eval-samples", type=number(int, strict=False), default=10000,
                        metavar="N", help="at the end, score N samples with the shipped classifier "
                                          "and write metrics.json (0: skip; default 10000, about 10 s)")
+        p.add_argument("--parzen", action="store_true",
+                       help="also score the Parzen-window log-likelihood of the test images in "
+                            "metrics.json (the GAN paper's protocol, npgan/parzen.py; about 15 s)")
     else:
         p.add_argument("--eval-samples", type=number(int, strict=False), default=0, metavar="N",
                        help="the MNIST demo's scoring of N samples: npgan ships no classifier "
@@ -293,7 +296,7 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
           f"log: {run.path('log.txt')}" + (f" ({warned} health warning(s))" if warned else ""))
     if args.eval_samples:
         report_metrics(trainer, dataset, args.eval_samples, getattr(args, "data_dir", None),
-                       run.path("metrics.json"))
+                       run.path("metrics.json"), parzen=getattr(args, "parzen", False))
     return 0
 
 
@@ -345,7 +348,7 @@ def new_run_settings(args, file_model, file_settings, shape):
     return cfg, settings
 
 
-def report_metrics(trainer, dataset, n, data_dir, path):
+def report_metrics(trainer, dataset, n, data_dir, path, *, parzen=False):
     """Score the trained G with the shipped classifier, print the table, write metrics.json.
     Training has succeeded by now, so a failure here is reported but does not fail the run."""
     if dataset not in DATASETS:
@@ -353,7 +356,7 @@ def report_metrics(trainer, dataset, n, data_dir, path):
               f"only, not for {dataset}; judge the samples by eye", file=sys.stderr)
         return
     try:
-        metrics = evaluate(trainer, dataset, n=max(n, 2), data_dir=data_dir)
+        metrics = evaluate(trainer, dataset, n=max(n, 2), data_dir=data_dir, parzen=parzen)
         save_metrics(metrics, path)
     except (CheckpointError, DataError, OSError, ValueError) as e:
         print(f"note: metrics skipped ({e})", file=sys.stderr)

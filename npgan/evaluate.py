@@ -4,6 +4,7 @@ Prints the classifier score, the Frechet distance of classifier features to the 
 the class shares (mode coverage) and, for a conditional checkpoint, the label accuracy, each
 beside the same figure for real test images (see npgan/metrics.py). The classifier is the
 one shipped for the dataset the checkpoint was trained on (MNIST unless it says otherwise).
+``--parzen`` adds the Parzen-window log-likelihood of Goodfellow et al. 2014 (npgan/parzen.py).
 """
 
 import argparse
@@ -25,6 +26,9 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0, help="seed of the noise and of the real subset")
     p.add_argument("--json", metavar="FILE", default=None, help="also write the figures here")
     p.add_argument("--data-dir", default=None, help="read the dataset's IDX files from here")
+    p.add_argument("--parzen", action="store_true",
+                   help="also the Gaussian Parzen-window log-likelihood of the test images, the "
+                        "GAN paper's protocol (npgan/parzen.py; about 15 s more)")
     args = p.parse_args(argv)
     if args.n < 2:
         p.error(f"-n must be at least 2, got {args.n}")
@@ -46,7 +50,8 @@ def main(argv=None):
               "classifiers take 28 x 28 = 784", file=sys.stderr)
         return 2
     try:
-        metrics = evaluate(trainer, dataset, n=args.n, seed=args.seed, data_dir=args.data_dir)
+        metrics = evaluate(trainer, dataset, n=args.n, seed=args.seed, data_dir=args.data_dir,
+                           parzen=args.parzen)
         print(format_metrics(metrics))
         if args.json:
             save_metrics(metrics, args.json)

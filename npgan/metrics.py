@@ -36,6 +36,7 @@ from npgan.backend import to_host
 from npgan.checkpoint import atomic_write
 from npgan.classifier import load_classifier
 from npgan.data import load_fashion_mnist, load_mnist, scale_images
+from npgan.parzen import parzen_estimate
 
 LOADERS = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
 COVERED = 0.01                    # a class is "covered" with at least 1% of the samples
@@ -147,7 +148,8 @@ def generate(trainer, n, rng, labels=None):
     return to_host(trainer.sample(z, labels))                   # explicit copy off a GPU
 
 
-def evaluate(trainer, dataset="mnist", n=10000, seed=0, *, classifier=None, data_dir=None):
+def evaluate(trainer, dataset="mnist", n=10000, seed=0, *, classifier=None, data_dir=None,
+             parzen=False):
     """Measure ``trainer``'s generator and, for reference, real images; returns a JSON-able dict.
 
     Draws n samples (noise from ``seed``; for a conditional trainer, labels 0..9 in turn, n / 10
@@ -158,6 +160,10 @@ def evaluate(trainer, dataset="mnist", n=10000, seed=0, *, classifier=None, data
     the test set's) and label_accuracy: for "generated" only when the trainer is conditional;
     for "real" always, the classifier's accuracy on the true labels (the most a conditional
     generator can expect to score). "real" also has its own n.
+
+    ``parzen``: also the Gaussian Parzen-window log-likelihood of the test images (npgan/
+    parzen.py, the GAN paper's protocol), under key "parzen": for the n samples and, as the
+    reference, for n real training images used as the samples.
     """
     if n < 2:
         raise ValueError(f"n must be at least 2 (a covariance needs two images), got {n}")
@@ -188,11 +194,29 @@ def evaluate(trainer, dataset="mnist", n=10000, seed=0, *, classifier=None, data
     real["n"] = len(real_idx)
     real["n_train"] = len(train_idx)
 
-    return {"dataset": dataset, "n": n, "seed": seed, "conditional": conditional,
-            "step": int(getattr(trainer, "step", 0)),
-            "classifier": {"hidden": list(clf.info.get("hidden", [])),
-                           "test_accuracy": clf.accuracy},
-            "generated": generated, "real": real}
+    out = {"dataset": dataset, "n": n, "seed": seed, "conditional": conditional,
+           "step": int(getattr(trainer, "step", 0)),
+           "classifier": {"hidden": list(clf.info.get("hidden", [])),
+                          "test_accuracy": clf.accuracy},
+           "generated": generated, "real": real}
+    if parzen:
+        out["parzen"] = parzen_figures(generate(trainer, n, np.random.default_rng([seed, 0]),
+                                                labels), train_images, test_images, n)
+    return out
+
+
+def parzen_figures(samples, train_images, test_images, n):
+    """The Parzen-window protocol (npgan.parzen) for samples (n, 784) in [-1, 1] and for the
+    reference: sigma chosen on the last 1,000 training digits, the mean over every test digit.
+    The reference's samples are the first n training digits (never the held-out last 1,000);
+    npgan's demos train on all 60,000, so those 1,000 were seen in training (a GAN's samples
+    are not copies of them, but say so when comparing with the paper)."""
+    valid = train_images[-1000:].reshape(1000, -1) / 255.0
+    test = test_images.reshape(len(test_images), -1) / 255.0
+    real = train_images[:min(n, len(train_images) - 1000)].reshape(-1, test.shape[1]) / 255.0
+    return {"held_out": "the last 1,000 training digits choose sigma",
+            "generated": parzen_estimate((np.asarray(samples, np.float64) + 1) / 2, valid, test),
+            "real_training_digits": parzen_estimate(real, valid, test)}
 
 
 def format_metrics(d):
@@ -219,6 +243,13 @@ def format_metrics(d):
         lines.append(f"  {name:17}" + "".join(f"{100 * s:>6.1f}" for s in row["class_shares"]))
     lines.append(f"(real Frechet distance: {real.get('n_train', real['n']):,} training images "
                  "against the test images)")
+    if "parzen" in d:
+        g, r = d["parzen"]["generated"], d["parzen"]["real_training_digits"]
+        lines.append(f"{'Parzen log-likelihood (nats)':34}{g['mean']:>8.1f} +-{g['std_error']:.1f}"
+                     f"{r['mean']:>8.1f} +-{r['std_error']:.1f}")
+        lines.append(f"(Parzen: sigma {g['sigma']:.3f} / {r['sigma']:.3f} chosen on the last 1,000 "
+                     f"training digits; real column: {r['n_samples']:,} training digits as the "
+                     "samples; the GAN paper reports 225 +- 2)")
     return "\n".join(lines)
 
 
