@@ -118,3 +118,20 @@ def test_labels_are_required_and_refused_where_they_should_be():
         plain.train_step(real, np.zeros(4, int))
     with pytest.raises(IndexError, match="valid indices are 0 .. 9"):
         cond.train_step(real, np.array([0, 1, 2, 10]))
+
+
+def test_a_projection_discriminator_adds_the_label_vectors_inner_product():
+    """D(x, y) = head(body(x)) + <E[y], body(x)>, written out, for every label."""
+    import numpy as np
+    from npgan.models import GANConfig, Projection, build_networks
+    cfg = GANConfig(latent_dim=3, g_hidden=(5,), d_hidden=(6, 4), image_dim=9, num_classes=3,
+                    d_label="projection")
+    _, D = build_networks(cfg, rng=np.random.default_rng(0), dtype=np.float64)
+    assert isinstance(D, Projection) and D.embed.weight.shape == (3, 4)
+    x = np.random.default_rng(1).standard_normal((5, 9))
+    labels = np.array([0, 1, 2, 1, 0])
+    h = D.body(x)
+    want = D.head(h) + (D.embed.weight.data[labels] * h).sum(1, keepdims=True)
+    np.testing.assert_allclose(D(x, labels), want, rtol=1e-12)
+    other = D(x, (labels + 1) % 3)
+    assert not np.allclose(other, want)                 # the label changes the verdict

@@ -98,6 +98,9 @@ STEP_CONFIGS = {
     "gan": CFG,
     "cgan": GANConfig(latent_dim=3, g_hidden=(5, 6, 4), d_hidden=(6, 5), image_dim=4,
                       num_classes=3, embed_dim=2),
+    "cgan with a projection discriminator": GANConfig(latent_dim=3, g_hidden=(5, 6, 4),
+                                                      d_hidden=(6, 5), image_dim=4, num_classes=3,
+                                                      embed_dim=2, d_label="projection"),
     "gan larger than one optimizer chunk": GANConfig(latent_dim=8, g_hidden=(16, 32, 256),
                                                      d_hidden=(32, 16), image_dim=784),
 }

@@ -11,10 +11,11 @@
 
 import numpy as np
 
-from npgan.models.conditional import Conditional
+from npgan.models.conditional import Conditional, Projection
 from npgan.models.config import GANConfig, image_shape_of, shape_fields
 from npgan.models.dcgan import DCGANConfig, build_dcgan_discriminator, build_dcgan_generator
 from npgan.models.mlp import build_discriminator, build_generator
+from npgan.nn import Sequential
 
 MODELS = {"mlp": GANConfig, "dcgan": DCGANConfig}
 
@@ -49,11 +50,15 @@ def build_networks(cfg, *, rng, dtype=np.float32):
                 build_discriminator(cfg, rng=rng, dtype=dtype))
     G = Conditional(build_generator(cfg, rng=rng, dtype=dtype, in_dim=cfg.latent_dim + e),
                     k, e, rng=rng, dtype=dtype)
+    if cfg.d_label == "projection":
+        d = build_discriminator(cfg, rng=rng, dtype=dtype)
+        body, head = Sequential(*d.layers[:-1]), d.layers[-1]
+        return G, Projection(body, head, k, rng=rng, dtype=dtype)
     D = Conditional(build_discriminator(cfg, rng=rng, dtype=dtype, in_dim=cfg.image_dim + e),
                     k, e, rng=rng, dtype=dtype)
     return G, D
 
 
-__all__ = ["Conditional", "DCGANConfig", "GANConfig", "MODELS", "build_dcgan_discriminator",
+__all__ = ["Conditional", "Projection", "DCGANConfig", "GANConfig", "MODELS", "build_dcgan_discriminator",
            "build_dcgan_generator", "build_discriminator", "build_generator", "build_networks",
            "config_from_dict", "image_shape_of", "shape_fields"]

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, fields
 ACTIVATIONS = ("leaky_relu", "relu")
 BATCHNORM = ("all_but_first", "all", "none")      # which hidden Linears a BatchNorm1d follows
 OUTPUTS = {"tanh": -1.0, "sigmoid": 0.0}          # G's last activation -> its darkest pixel
+D_LABELS = ("concat", "projection")               # how a conditional D is told the label
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class GANConfig:
     output: str = "tanh"                 # G's output: "tanh", pixels in [-1, 1]; "sigmoid", [0, 1]
     num_classes: int = 0                 # 0: a plain GAN; 10: a conditional GAN on 10 classes
     embed_dim: int = 10                  # size of the label embedding (conditional only)
+    d_label: str = "concat"              # how a conditional D sees the label: "concat" (an
+    #                                      embedding joined to x) or "projection" (Miyato 2018)
     image_shape: tuple = ()              # (C, H, W) of the flat images; (): square grey
 
     @property
@@ -58,7 +61,7 @@ class GANConfig:
             raise ValueError("GANConfig: g_hidden and d_hidden must be non-empty lists of positive sizes")
         for name, allowed in (("g_activation", ACTIVATIONS), ("d_activation", ACTIVATIONS),
                               ("g_batchnorm", BATCHNORM), ("d_batchnorm", BATCHNORM),
-                              ("output", tuple(OUTPUTS))):
+                              ("output", tuple(OUTPUTS)), ("d_label", D_LABELS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"GANConfig: {name} must be one of {', '.join(map(repr, allowed))}, "
                                  f"got {getattr(self, name)!r}")
