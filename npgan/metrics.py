@@ -248,8 +248,9 @@ def format_metrics(d):
         lines.append(f"{'Parzen log-likelihood (nats)':34}{g['mean']:>8.1f} +-{g['std_error']:.1f}"
                      f"{r['mean']:>8.1f} +-{r['std_error']:.1f}")
         lines.append(f"(Parzen: sigma {g['sigma']:.3f} / {r['sigma']:.3f} chosen on the last 1,000 "
-                     f"training digits; real column: {r['n_samples']:,} training digits as the "
-                     "samples; the GAN paper reports 225 +- 2)")
+                     f"training images; real column: {r['n_samples']:,} training images as the "
+                     "samples" + ("; the GAN paper reports 225 +- 2 on MNIST)"
+                                  if d["dataset"] == "mnist" else ")"))
     return "\n".join(lines)
 
 
