@@ -63,7 +63,7 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
     p = argparse.ArgumentParser(prog=prog, description=description)
     p.add_argument("--config", metavar="FILE.json", default=None,
                    help="the network (and any training settings) from a JSON file: a run's own "
-                        "config.json (or its folder) repeats that run; a shipped tutorial "
+                        "config.json (or its folder) repeats that run; a shipped "
                         "network by name ("
                         + ", ".join(shipped_names()) + "; demos/configs/). Flags override "
                         "the file's settings")
