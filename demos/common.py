@@ -1,144 +1,25 @@
-"""The command line shared by the demos: parse flags, build or resume a run, report clearly."""
+"""The command line shared by the demos: build or resume a run from the flags (demos/flags.py),
+train it, report clearly."""
 
-import argparse
-import math
 import os
 import re
 import sys
 
 import numpy as np
 
-from npgan.backend import BACKENDS, BackendError, backend_name
+from npgan.backend import BackendError, backend_name
 from npgan.checkpoint import CheckpointError
 from npgan.classifier import DATASETS
 from npgan.data import DataError, scale_images
 from npgan.metrics import evaluate, format_metrics, save_metrics
-from npgan.demos.config_file import SHIPPED, ConfigFileError, read_config_file, shipped_names
-from npgan.models import MODELS, DCGANConfig, config_from_dict, image_shape_of, shape_fields
-from npgan.run import Run, TrainingDiverged, load_run
-from npgan.train import OPTIMIZERS, GANTrainer
+from npgan.demos.config_file import SHIPPED, ConfigFileError, read_config_file
+from npgan.demos.flags import DCGAN_EPOCHS, DEFAULTS, EMA, build_parser, plural
+from npgan.models import DCGANConfig, config_from_dict, image_shape_of, shape_fields
+from npgan.run import Run, TrainingDiverged
+from npgan.run_state import load_run
+from npgan.train import GANTrainer
 
 MAX_WEIGHTS = 50_000_000  # 0.75 GiB with gradients and Adam's moments: the demos' 1 GB budget
-DEFAULTS = {"batch_size": 64, "lr": 2e-4, "latent_dim": 100, "seed": 0, "optimizer": "adam"}
-DCGAN_EPOCHS = 9            # the DCGAN's default: about 9 minutes on 2 CPU cores (README)
-EMA = {"mlp": 0.0, "dcgan": 0.999}      # the default average of G's weights, per model
-
-
-def plural(n, word):
-    """"1 step", "4 steps"."""
-    return f"{n} {word}{'s' * (n != 1)}"
-
-
-def number(kind, *, low=0, strict=True):
-    """An argparse type: ``kind(text)``, finite, and > low (>= low when not ``strict``)."""
-    def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a valid {kind.__name__}") from None
-        if not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
-        if not (value > low if strict else value >= low):
-            raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {low}, got {text}")
-        return value
-    parse.__name__ = kind.__name__
-    return parse
-
-
-def fraction(text):
-    """An argparse type: a float in [0, 1)."""
-    value = number(float, low=-math.inf)(text)
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
-
-
-def positive(kind):
-    return number(kind, low=0)
-
-
-def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, default_steps=None):
-    """The demos' flags. ``data_dir``: offer --data-dir (the IDX demos). ``default_steps``: the
-    default --epochs are as many as make about this many steps (a demo whose data size varies)."""
-    p = argparse.ArgumentParser(prog=prog, description=description)
-    p.add_argument("--config", metavar="FILE.json", default=None,
-                   help="the network (and any training settings) from a JSON file: a run's own "
-                        "config.json (or its folder) repeats that run; a shipped "
-                        "network by name ("
-                        + ", ".join(shipped_names()) + "; demos/configs/). Flags override "
-                        "the file's settings")
-    p.add_argument("--model", choices=MODELS, default=None,
-                   help="mlp: the fully connected GAN (default); dcgan: the convolutional GAN "
-                        "(npgan/models/dcgan.py; a resumed run keeps its own)")
-    p.add_argument("--upsample", choices=("transpose", "nearest"), default=None,
-                   help="how the DCGAN's generator doubles its image size: transposed "
-                        "convolutions (default) or nearest-neighbour upsampling followed by a "
-                        "convolution (no checkerboard artefacts)")
-    p.add_argument("--ema", type=fraction, default=None, metavar="B",
-                   help="sample from an exponential moving average of G's weights, "
-                        "G_ema = B G_ema + (1 - B) G after each step (0: off; default "
-                        f"{EMA['mlp']:g}, or {EMA['dcgan']:g} with --model dcgan)")
-    epochs = (f"default {default_epochs}, or {DCGAN_EPOCHS} with --model dcgan"
-              if default_steps is None else
-              f"default: as many as make about {default_steps:,} steps, for either model")
-    p.add_argument("--epochs", type=positive(int), default=None,
-                   help=f"passes over the training set ({epochs}; a resumed run keeps its own "
-                        "unless given)")
-    p.add_argument("--batch-size", type=positive(int), default=None,
-                   help=f"images per step (default {DEFAULTS['batch_size']})")
-    p.add_argument("--lr", type=positive(float), default=None,
-                   help=f"learning rate of both optimizers (default {DEFAULTS['lr']})")
-    p.add_argument("--latent-dim", type=positive(int), default=None,
-                   help=f"size of the noise vector z (default {DEFAULTS['latent_dim']})")
-    p.add_argument("--seed", type=number(int, strict=False), default=None,
-                   help=f"seed of weights, noise and shuffling (default {DEFAULTS['seed']})")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=None,
-                   help="adam (lr, betas 0.5/0.999) or rmsprop (default adam)")
-    p.add_argument("--out", default=None,
-                   help=f"output folder (default runs/{dataset}/; runs/{dataset}_conditional/ "
-                        f"with --conditional; runs/{dataset}_dcgan/ and "
-                        f"runs/{dataset}_dcgan_conditional/ with --model dcgan; "
-                        f"runs/{dataset}_NAME/ with --config NAME, a shipped network)"
-                   if data_dir else f"output folder (default runs/{dataset}/; runs/{dataset}_dcgan/ "
-                        f"with --model dcgan; runs/{dataset}_NAME/ with --config NAME, a shipped "
-                        "network)")
-    p.add_argument("--max-steps", type=positive(int), default=None,
-                   help="stop after this many training steps in total, counting resumed ones")
-    p.add_argument("--checkpoint-every", type=positive(int), default=None, metavar="STEPS",
-                   help="also write checkpoint.npz every STEPS steps (always after each epoch)")
-    p.add_argument("--resume", metavar="CKPT", default=None,
-                   help="continue the run saved in this checkpoint.npz")
-    if data_dir:
-        p.add_argument("--data-dir", default=None,
-                       help="read the four IDX files from this folder instead of the default")
-    if data_dir:                        # your own images (demos/images.py) have no labels
-        p.add_argument("--conditional", action="store_true",
-                       help="train a conditional GAN: G and D also see the class label, and "
-                            "sample grids show one row per class")
-    else:
-        p.set_defaults(conditional=False)
-    p.add_argument("--backend", choices=BACKENDS, default=None,
-                   help="numpy (CPU) or cupy (an NVIDIA GPU; pip install \"npgan[gpu]\"); "
-                        "default numpy, or a resumed run's own")
-    if data_dir:                        # the shipped classifiers know MNIST and Fashion-MNIST
-        p.add_argument("--eval-samples", type=number(int, strict=False), default=10000,
-                       metavar="N", help="at the end, score N samples with the shipped classifier "
-                                         "and write metrics.json (0: skip; default 10000, about 10 s)")
-        p.add_argument("--parzen", action="store_true",
-                       help="also score the Parzen-window log-likelihood of the test images in "
-                            "metrics.json (the GAN paper's protocol, npgan/parzen.py; about 15 s)")
-    else:
-        p.add_argument("--eval-samples", type=number(int, strict=False), default=0, metavar="N",
-                       help="the MNIST demo's scoring of N samples: npgan ships no classifier "
-                            "for your own images, so the default is 0 (skip)")
-    p.add_argument("--overwrite", action="store_true",
-                   help="start a new run in an --out folder that already holds one (its "
-                        "checkpoint and outputs are replaced)")
-    p.add_argument("--quiet", action="store_true",
-                   help="no progress bar (health warnings are still printed, and logged in "
-                        "log.txt)")
-    return p
-
 
 def main(argv, **demo):
     """Run a demo (``run_demo``). Returns the process exit code: 0 ok, 1 diverged or could

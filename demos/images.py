@@ -25,7 +25,7 @@ import sys
 
 from npgan.data import DataError
 from npgan.demos.common import main as demo_main
-from npgan.demos.common import positive
+from npgan.demos.flags import positive
 from npgan.images import load_images
 from npgan.models import DCGANConfig, shape_fields
 

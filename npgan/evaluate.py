@@ -15,7 +15,7 @@ from npgan.checkpoint import CheckpointError
 from npgan.classifier import DATASETS
 from npgan.data import DataError
 from npgan.metrics import evaluate, format_metrics, save_metrics
-from npgan.run import load_run
+from npgan.run_state import load_run
 
 
 def main(argv=None):

@@ -27,7 +27,7 @@ from npgan.checkpoint import CheckpointError, atomic_write
 from npgan.data import FASHION_MNIST_CLASSES, MNIST_CLASSES
 from npgan.models import image_shape_of
 from npgan.plots import as_pictures, save_image_grid
-from npgan.run import load_run
+from npgan.run_state import load_run
 
 CLASS_NAMES = {"mnist": MNIST_CLASSES, "fashion_mnist": FASHION_MNIST_CLASSES}
 # The most images one output may hold: a grid past 10,000 is unreadable, and 1,000,000 images

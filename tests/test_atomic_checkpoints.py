@@ -15,7 +15,8 @@ import pytest
 
 import npgan.checkpoint as ckpt
 from npgan.checkpoint import load_checkpoint, save_checkpoint
-from npgan.run import Run, load_run
+from npgan.run import Run
+from npgan.run_state import load_run
 from npgan.train import GANTrainer
 from small_runs import INFO, SMALL, demo, small_images, write_data_dir
 from test_checkpoint import META, assert_same, sample_arrays

@@ -16,7 +16,8 @@ from npgan.losses import bce_with_logits
 from npgan.models import DCGANConfig, GANConfig, build_networks
 from npgan.nn import (BatchNorm1d, BatchNorm2d, Dropout, Embedding, LeakyReLU, Linear, ReLU,
                       Sequential, Sigmoid, Tanh)
-from npgan.run import Run, fixed_noise, load_run
+from npgan.run import Run, fixed_noise
+from npgan.run_state import load_run
 from npgan.train import GANTrainer
 from conftest import TOL, off_kink
 from small_runs import INFO, SMALL, demo, sample, skip_plots, small_images

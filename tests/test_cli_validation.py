@@ -107,7 +107,7 @@ def test_sample_rejects(workdir, capsys, checkpoint, not_square, case):
 
 def test_sample_draws_in_batches_the_images_one_pass_draws(checkpoint, monkeypatch):
     import npgan.sample as sample_module
-    from npgan.run import load_run
+    from npgan.run_state import load_run
     trainer = load_run(checkpoint)[0]
     z = np.random.default_rng(0).standard_normal((20, trainer.cfg.latent_dim))
     whole = sample_module.generate(trainer, z)

@@ -7,7 +7,8 @@ from npgan.data import batches, load_mnist, scale_images
 from npgan.gradcheck import numerical_gradient, rel_error
 from npgan.losses import bce_with_logits
 from npgan.models import GANConfig, build_networks
-from npgan.run import Run, load_run
+from npgan.run import Run
+from npgan.run_state import load_run
 from npgan.train import GANTrainer
 from conftest import TOL, record_error
 

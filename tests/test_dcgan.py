@@ -8,7 +8,7 @@ from npgan.evaluate import main as evaluate_main
 from npgan.models import DCGANConfig, build_networks, config_from_dict
 from npgan.models.dcgan import CLASSIC
 from npgan.nn import ConvTranspose2d, Upsample
-from npgan.run import load_run
+from npgan.run_state import load_run
 from npgan.train import GANTrainer
 from small_runs import demo, sample, small_checkpoint, small_images
 

@@ -16,7 +16,8 @@ from npgan.models import GANConfig
 from npgan.health import (D_WINS_STEPS, JUDGE_AFTER, HealthMonitor, HealthProbe,
                           effective_classes, mean_pairwise_distance)
 from npgan.plots import save_health_curves
-from npgan.run import Run, TrainingDiverged, load_run
+from npgan.run import Run, TrainingDiverged
+from npgan.run_state import load_run
 from npgan.train import GANTrainer
 from small_runs import INFO, SMALL, mnist_test_split, no_plots, small_images  # noqa: F401
 

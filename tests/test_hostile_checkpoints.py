@@ -13,7 +13,8 @@ import pytest
 
 from npgan.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from npgan.models import GANConfig
-from npgan.run import Run, load_run
+from npgan.run import Run
+from npgan.run_state import load_run
 from npgan.train import GANTrainer
 from small_runs import (INFO, SMALL, demo, mnist_test_split, no_plots,  # noqa: F401
                         run_cli, sample, skip_plots, small_checkpoint, small_images)

@@ -15,7 +15,7 @@ from npgan.demos.images import main as images_main
 from npgan.demos.images import parse_size
 from npgan.evaluate import main as evaluate_main
 from npgan.images import DataError, load_images
-from npgan.run import load_run
+from npgan.run_state import load_run
 from small_runs import sample
 
 RNG = np.random.default_rng(7)

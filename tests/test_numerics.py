@@ -10,7 +10,8 @@ import npgan.demos.common
 from npgan.gradcheck import check_module
 from npgan.losses import bce_with_logits
 from npgan.nn import BatchNorm1d
-from npgan.run import Run, TrainingDiverged, load_run
+from npgan.run import Run, TrainingDiverged
+from npgan.run_state import load_run
 from npgan.train import GANTrainer
 from small_runs import INFO, SMALL, demo, no_plots, small_images, write_data_dir  # noqa: F401
 

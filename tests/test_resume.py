@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from npgan.checkpoint import load_checkpoint, save_checkpoint
-from npgan.run import Run, load_run
+from npgan.run import Run
+from npgan.run_state import load_run
 from npgan.train import GANTrainer
 from small_runs import (INFO, SMALL, assert_same_checkpoint, demo, no_plots,  # noqa: F401
                         run_cli, skip_plots, small_images, write_data_dir)

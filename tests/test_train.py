@@ -14,7 +14,8 @@ import pytest
 
 from npgan.data import load_mnist, scale_images
 from npgan.models import GANConfig
-from npgan.run import Run, fixed_noise, load_run
+from npgan.run import Run, fixed_noise
+from npgan.run_state import load_run
 from npgan.train import GANTrainer
 
 SMALL = GANConfig(latent_dim=16, g_hidden=(32, 64), d_hidden=(64, 32))
