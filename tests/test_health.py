@@ -16,7 +16,7 @@ from npgan.models import GANConfig
 from npgan.health import (D_WINS_STEPS, JUDGE_AFTER, HealthMonitor, HealthProbe,
                           effective_classes, mean_pairwise_distance)
 from npgan.plots import save_health_curves
-from npgan.run import Run, TrainingDiverged
+from npgan.run import Run
 from npgan.run_state import load_run
 from npgan.train import GANTrainer
 from small_runs import INFO, SMALL, mnist_test_split, no_plots, small_images  # noqa: F401
@@ -268,19 +268,6 @@ def test_a_g_that_learns_100_times_faster_than_d_is_warned(tmp_path):
     assert judged and max(judged) < 5
     assert [(f.kind, f.flag, f.step) for f in run.findings] == [("warning", "few classes", 620)]
     assert "warning at step 620: G draws few kinds of image" in (tmp_path / "log.txt").read_text()
-
-
-@pytest.mark.usefixtures("no_plots")
-def test_non_finite_losses_stop_with_advice_and_are_logged(tmp_path):
-    trainer = GANTrainer(SMALL, seed=3)
-    trainer.D.parameters()[0].data[0, 0] = np.nan
-    run = Run(trainer, small_images(64), str(tmp_path), batch_size=32, epochs=1, quiet=True)
-    with pytest.raises(TrainingDiverged, match=r"training diverged at step 1: d_loss=nan.*"
-                                               r"start again with a lower --lr.*"
-                                               r"No checkpoint was written by this run\.$"):
-        run.train()
-    last = (tmp_path / "log.txt").read_text().splitlines()[-1]
-    assert "stopped: training diverged at step 1: d_loss=nan" in last
 
 
 @pytest.mark.usefixtures("no_plots")

@@ -114,14 +114,18 @@ def test_nan_in_the_data_stops_with_the_step_and_keeps_the_checkpoint(tmp_path, 
 
 @pytest.mark.usefixtures("no_plots")
 def test_a_nan_loss_stops_with_the_step(tmp_path):
-    """A NaN born inside the networks (here a weight) is caught in the step's losses."""
+    """A NaN born inside the networks (here a weight) is caught in the step's losses; the
+    message says what usually helps, and log.txt records the stop."""
     trainer = GANTrainer(SMALL, seed=3)
     trainer.D.parameters()[0].data[0, 0] = np.nan
     run = Run(trainer, small_images(64), str(tmp_path), batch_size=32, epochs=1, quiet=True)
     with pytest.raises(TrainingDiverged, match=r"training diverged at step 1: d_loss=nan.*"
-                                               r"No checkpoint was written by this run"):
+                                               r"start again with a lower --lr.*"
+                                               r"No checkpoint was written by this run\.$"):
         run.train()
     assert not (tmp_path / "checkpoint.npz").exists()
+    last = (tmp_path / "log.txt").read_text().splitlines()[-1]
+    assert "stopped: training diverged at step 1: d_loss=nan" in last
 
 
 def test_nan_in_the_data_through_the_demo(tmp_path, monkeypatch, capsys):
