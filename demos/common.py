@@ -1,6 +1,7 @@
 """The command line shared by the demos: build or resume a run from the flags (demos/flags.py),
 train it, report clearly."""
 
+import math
 import os
 import re
 import sys
@@ -91,7 +92,7 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         images, labels = (read_data(args, info) if read_data
                           else load_images("train", args.data_dir))
         if args.resume:
-            check_image_shape(trainer, images, args.resume)
+            check_data_shape(trainer, images, f"the checkpoint {args.resume} was trained on")
         else:
             cfg, settings = new_run_settings(args, file_model, file_settings,
                                              image_fields(images))
@@ -103,6 +104,9 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
             info["epochs"] = settings.get("epochs")
             if args.config:
                 info["config_file"] = str(file_path.resolve())
+            if {"image_dim", "image_shape"} & set(file_model or ()):    # else the data's own
+                check_data_shape(trainer, images, f"the network of {file_path} (its image_dim / "
+                                 "image_shape; remove them to take the data's) takes")
         info["backend"] = backend_name(trainer.xp)
         info.pop("max_steps", None)                 # this run's own, so that --config repeats it
         info.pop("data_dir", None)
@@ -112,13 +116,6 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
             info["data_dir"] = os.path.abspath(args.data_dir)
     except (BackendError, CheckpointError, DataError, OSError) as e:   # OSError: unreadable
         print(f"error: {e}", file=sys.stderr)
-        return 2
-    if images[0].size != trainer.cfg.image_dim:
-        where = (f" ({file_path} sets image_dim/image_shape; remove them from its \"model\" "
-                 "to take the data's shape)" if file_model and {"image_dim", "image_shape"} &
-                 set(file_model) else "")
-        print(f"error: the network takes images of {trainer.cfg.image_dim} values (image_dim), "
-              f"but the {dataset} images have {images[0].size}{where}", file=sys.stderr)
         return 2
     if trainer.conditional and labels is not None and trainer.cfg.num_classes != labels.max() + 1:
         print(f"error: a conditional network for {trainer.cfg.num_classes} classes (num_classes), "
@@ -258,14 +255,20 @@ def image_fields(images):
     return {} if shape == (1, 28, 28) else shape_fields(shape)
 
 
-def check_image_shape(trainer, images, checkpoint):
-    """A resumed run's data must have the shape its model draws; DataError if not."""
-    want, got = image_shape_of(trainer.cfg), pictures_shape(images)
+def check_data_shape(trainer, images, whose):
+    """The data must have the shape the model draws (a resumed run's, or a --config file's
+    that sets it); DataError if not, starting with ``whose`` ("the checkpoint X was trained
+    on")."""
+    got = pictures_shape(images)
+    try:
+        want = image_shape_of(trainer.cfg)
+    except ValueError as e:                      # an image_dim that is not a square
+        raise DataError(f"{whose} images of {trainer.cfg.image_dim} values: {e}") from None
     if want != got:
         def say(c, h, w):
-            return f"{h} x {w} {'grey' if c == 1 else 'colour'}"
-        raise DataError(f"the checkpoint {checkpoint} was trained on {say(*want)} images, but "
-                        f"the data given now are {say(*got)} images")
+            return f"{h} x {w} {'grey' if c == 1 else 'colour'} images"
+        raise DataError(f"{whose} {say(*want)}, but the data given now are {say(*got)} "
+                        f"({math.prod(want)} values an image against {math.prod(got)})")
 
 
 def check_resume_flags(parser, args, trainer, info, dataset):
