@@ -83,6 +83,7 @@ from npgan.backend import to_host
 from npgan.checkpoint import CheckpointError
 from npgan.classifier import DATASETS, load_classifier
 from npgan.metrics import COVERED, class_shares
+from npgan.parzen import squared_distances
 
 D_WINS_BELOW = 0.05
 D_WINS_STEPS = 300
@@ -227,10 +228,9 @@ def mean_pairwise_distance(x):
     if len(x) < 2:
         raise ValueError(f"a mean pairwise distance needs at least 2 rows, got {len(x)}")
     x = x - x.mean(axis=0)                                      # (N, D)
-    sq = (x * x).sum(axis=1)                                    # (N,)
-    d2 = sq[:, None] + sq[None, :] - 2 * (x @ x.T)              # (N, N)
+    d2 = squared_distances(x, x)                                # (N, N), npgan.parzen's
     upper = np.triu_indices(len(x), k=1)                        # the N (N - 1) / 2 pairs i < j
-    return float(np.sqrt(np.maximum(d2[upper], 0.0)).mean())
+    return float(np.sqrt(d2[upper]).mean())
 
 
 def effective_classes(shares):
