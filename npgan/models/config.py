@@ -86,8 +86,8 @@ def check_kinds(cfg):
     """Every field of ``cfg`` of the kind its annotation says (an int that is not a bool, a
     finite number, a string, a bool, a list of whole sizes), else a ValueError naming the
     config and the field; integers are stored as Python ints (JSON-able). Then the ranges
-    that every config shares: sizes >= 1, num_classes >= 0, bn_eps > 0, bn_momentum and
-    bn_momentum in [0, 1], d_dropout in [0, 1), slope >= 0."""
+    that every config shares: sizes >= 1, num_classes >= 0, bn_eps > 0, bn_momentum in
+    [0, 1], d_dropout in [0, 1), slope >= 0."""
     name = type(cfg).__name__
 
     def whole(v):
@@ -125,14 +125,9 @@ def check_kinds(cfg):
 
 
 def check_image_shape(cfg):
-    """Validate ``cfg.image_shape`` against ``cfg.image_dim`` (and store it as a tuple of ints);
-    raises ValueError naming the config."""
+    """Validate ``cfg.image_shape`` (a tuple of ints by now: ``check_kinds``) against
+    ``cfg.image_dim``; raises ValueError naming the config."""
     name, shape = type(cfg).__name__, cfg.image_shape
-    try:
-        shape = tuple(int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: image_shape must be () or (C, H, W), got {shape!r}") from None
-    object.__setattr__(cfg, "image_shape", shape)
     if shape and (len(shape) != 3 or min(shape) < 1 or shape[0] not in (1, 3)):
         raise ValueError(f"{name}: image_shape must be () or (C, H, W) with C = 1 (grey) or "
                          f"3 (RGB) and H, W >= 1, got {list(shape)}")
