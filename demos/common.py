@@ -48,28 +48,7 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
     if add_arguments:
         add_arguments(parser)
     args = parser.parse_args(argv)
-    if args.config and args.resume:
-        parser.error("--config starts a new run; a resumed run keeps its checkpoint's network "
-                     "and settings")
-    try:
-        file_path, file_model, file_settings = (read_config_file(args.config) if args.config
-                                                else (None, None, {}))
-    except ConfigFileError as e:
-        parser.error(str(e))
-    if file_model is not None:
-        kind = file_model.get("model", "mlp")
-        if args.model not in (None, kind):
-            parser.error(f"--model {args.model} contradicts {file_path}, which holds "
-                         f"{'a fully connected (mlp)' if kind == 'mlp' else 'a dcgan'} network")
-        args.model = kind
-        args.conditional = args.conditional or file_model.get("num_classes", 0) > 0
-        if file_settings.get("dataset", dataset) != dataset:
-            print(f"note: {file_path} was written for {file_settings['dataset']}; training it "
-                  f"on {dataset}", file=sys.stderr)
-    if getattr(args, "data_dir", None) is None and "data_dir" in file_settings:
-        args.data_dir = file_settings["data_dir"]              # the run's own IDX folder
-    if args.max_steps is None and "max_steps" in file_settings:
-        args.max_steps = file_settings["max_steps"]
+    file_path, file_model, file_settings = apply_config_file(parser, args, dataset)
     if args.upsample and args.model != "dcgan" and not args.resume:
         parser.error("--upsample is for --model dcgan")
     suffix = ("_dcgan" if args.model == "dcgan" else "") + ("_conditional" if args.conditional else "")
@@ -190,6 +169,36 @@ def remove_old_outputs(out):
     for name in os.listdir(out):
         if name in OLD_OUTPUTS or re.fullmatch(r"samples_epoch_\d+\.png", name):
             os.remove(os.path.join(out, name))
+
+
+def apply_config_file(parser, args, dataset):
+    """Read ``--config`` (demos/config_file.py) and let it fill in what the flags left open:
+    the model, whether conditional, --data-dir and --max-steps (the file's other settings go
+    in with the defaults, in ``new_run_settings``). Returns ``(path, model, settings)``, or
+    (None, None, {}) without --config; a file that cannot be used is a parser error."""
+    if args.config and args.resume:
+        parser.error("--config starts a new run; a resumed run keeps its checkpoint's network "
+                     "and settings")
+    try:
+        file_path, file_model, file_settings = (read_config_file(args.config) if args.config
+                                                else (None, None, {}))
+    except ConfigFileError as e:
+        parser.error(str(e))
+    if file_model is not None:
+        kind = file_model.get("model", "mlp")
+        if args.model not in (None, kind):
+            parser.error(f"--model {args.model} contradicts {file_path}, which holds "
+                         f"{'a fully connected (mlp)' if kind == 'mlp' else 'a dcgan'} network")
+        args.model = kind
+        args.conditional = args.conditional or file_model.get("num_classes", 0) > 0
+        if file_settings.get("dataset", dataset) != dataset:
+            print(f"note: {file_path} was written for {file_settings['dataset']}; training it "
+                  f"on {dataset}", file=sys.stderr)
+    if getattr(args, "data_dir", None) is None and "data_dir" in file_settings:
+        args.data_dir = file_settings["data_dir"]              # the run's own IDX folder
+    if args.max_steps is None and "max_steps" in file_settings:
+        args.max_steps = file_settings["max_steps"]
+    return file_path, file_model, file_settings
 
 
 def new_run_settings(args, file_model, file_settings, shape):
