@@ -1,17 +1,30 @@
-"""Time one GAN training step: npgan, PyTorch (CPU, eager) and the matrix-product floor.
+"""Time one GAN training step: npgan, PyTorch (CPU, eager) and two floors; and the main
+command's step as a user runs it.
 
     python benchmarks/train_step.py [--model mlp|dcgan] [--batch-sizes 64 256] [--repeats 7]
-                                    [--steps 30] [--backend numpy|cupy] [--plain]
+                                    [--steps 30] [--threads N] [--backend numpy|cupy] [--plain]
+                                    [--cli] [--cli-threads auto 1]
 
-All three do the same work in float32: a D step on a real and a fake batch, then a G step with
-the non-saturating loss through D, with Adam. ``--model mlp`` (default) is the default MNIST
-GAN (z 100; G 128-256-512-1024-784 with BatchNorm; D 784-512-256-1); ``--model dcgan`` is the
-default DCGAN (see dcgan_steppers.py). Each is timed as `repeats` runs of `steps` steps,
-interleaved so that machine noise hits them alike; the medians are compared. The floor runs
-only the matrix products such a step needs and nothing else. ``--plain`` also times npgan's
-plain step (``GANTrainer(fast=False)``: the textbook step and the optimizers' plain rules).
+All contenders do the same work in float32: a D step on a real and a fake batch, then a G step
+with the non-saturating loss through D, with Adam. ``--model mlp`` (default) is the default
+MNIST GAN (z 100; G 128-256-512-1024-784 with BatchNorm; D 784-512-256-1); ``--model dcgan``
+is the default DCGAN (see dcgan_steppers.py). Each is timed as `repeats` runs of `steps`
+steps, interleaved so that machine noise hits them alike; the medians are compared.
 
-With --backend cupy, npgan and the floor run on the GPU (data moved there once, before timing)
+- npgan: ``GANTrainer.train_step`` on ``--threads`` threads (default: every core this process
+  may use; npgan.threads), with OpenBLAS's thread timeout the demos set (demos/__init__.py).
+- pytorch: the identical network and step, on as many threads (``torch.set_num_threads``).
+- floor: only the matrix products such a step needs.
+- floor+opt: those, plus the one pass of memory traffic an optimizer cannot avoid: read each
+  weight's gradient, m, v and value, write m, v and the value (``m += g; v += w; w[:] = 0``,
+  on chunks spread over the threads as npgan's optimizer is).
+- ``--plain`` also times npgan's plain step (``GANTrainer(fast=False)``).
+- ``--cli`` (MNIST MLP) times the main command itself: the wall time of
+  ``python -m npgan.demos.mnist --max-steps 1200`` minus that of ``--max-steps 200``, over 1000,
+  so that start-up cancels (the 1000 steps include one epoch's end: a grid, a health check, a
+  checkpoint), once for each ``--cli-threads`` setting, interleaved with each other.
+
+With --backend cupy, npgan and the floors run on the GPU (data moved there once, before timing)
 and PyTorch runs on CUDA, if it can; each timed run ends by waiting for the GPU to finish.
 """
 
@@ -19,14 +32,19 @@ import argparse
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 
-import numpy as np
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")     # as the demos do, before NumPy
 
-from npgan.backend import BACKENDS, BackendError, load_backend, to_device, to_host
-from npgan.models import GANConfig
-from npgan.train import GANTrainer
+import numpy as np  # noqa: E402
+
+from npgan.backend import BACKENDS, BackendError, load_backend, to_device, to_host  # noqa: E402
+from npgan.models import GANConfig  # noqa: E402
+from npgan.threads import available_cores, blas_libraries, parallel_for, set_threads  # noqa: E402
+from npgan.train import GANTrainer  # noqa: E402
 
 CFG = GANConfig()
 
@@ -75,6 +93,32 @@ def floor_stepper(batch, xp):
         backward(dw, d_acts, weight_grads=False, input_grad=True)             # G step through D
         backward(gw, g_acts, weight_grads=True, input_grad=False)
     return step
+
+
+def with_optimizer_pass(step, n_weights, xp, chunk=1 << 17):
+    """``step`` followed by the memory traffic one optimizer step cannot avoid on
+    ``n_weights`` float32 weights: read g, m, v, w; write m, v, w (module docstring)."""
+    g, m, v, w = (xp.ones(n_weights, dtype=np.float32) for _ in range(4))
+    chunks = [slice(a, a + chunk) for a in range(0, n_weights, chunk)]
+
+    def one_pass(i):
+        m[i] += g[i]
+        v[i] += w[i]
+        w[i] = 0
+
+    def both():
+        step()
+        if xp is np:
+            parallel_for(one_pass, chunks)
+        else:
+            one_pass(slice(None))
+    return both
+
+
+def n_weights(model):
+    """The number of trainable weights of G and D in ``model``'s npgan stepper's network."""
+    trainer = GANTrainer(model.CFG, seed=0)
+    return sum(p.data.size for net in (trainer.G, trainer.D) for p in net.parameters())
 
 
 def torch_stepper(batch, device):
@@ -127,6 +171,29 @@ def time_steps(step, steps, wait):
     return (time.perf_counter() - start) / steps
 
 
+def cli_seconds(max_steps, threads, folder):
+    """Wall time of the main command, as a user runs it, trained for ``max_steps``."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    cmd = [sys.executable, "-m", "npgan.demos.mnist", "--max-steps", str(max_steps), "--out",
+           folder, "--overwrite", "--eval-samples", "0", "--threads", threads]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def time_cli(settings, repeats, short=200, long=1200):
+    """Median ms per step of the main command for each --threads setting, interleaved."""
+    per_step = {t: [] for t in settings}
+    with tempfile.TemporaryDirectory() as folder:
+        for _ in range(repeats):
+            for t in settings:
+                run = os.path.join(folder, t)
+                per_step[t].append((cli_seconds(long, t, run) - cli_seconds(short, t, run))
+                                   / (long - short))
+    return {t: statistics.median(v) for t, v in per_step.items()}
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", choices=("mlp", "dcgan"), default="mlp",
@@ -140,48 +207,66 @@ def main():
     p.add_argument("--steps", type=int, default=30, help="steps per timed run (default 30)")
     p.add_argument("--backend", choices=BACKENDS, default="numpy",
                    help="where npgan runs: numpy (CPU) or cupy (GPU; PyTorch then uses CUDA)")
-    p.add_argument("--torch-threads", type=int, default=None, metavar="N",
-                   help="PyTorch's CPU threads (default: its own choice, one per core); "
-                        "NumPy's BLAS threads are set by OPENBLAS_NUM_THREADS before the run")
+    p.add_argument("--threads", type=int, default=available_cores(), metavar="N",
+                   help="CPU threads for npgan (BLAS and its optimizer) and PyTorch alike "
+                        f"(default: the {available_cores()} cores this process may use)")
+    p.add_argument("--cli", action="store_true",
+                   help="also time the main command's step (python -m npgan.demos.mnist)")
+    p.add_argument("--cli-threads", nargs="+", default=["auto", "1"], metavar="T",
+                   help="the main command's --threads settings to time (default auto 1)")
+    p.add_argument("--cli-steps", type=int, nargs=2, default=[200, 1200], metavar=("A", "B"),
+                   help="time the main command to step A and to step B (default 200 1200)")
+    p.add_argument("--cli-repeats", type=int, default=3,
+                   help="pairs of main-command runs per setting, median taken (default 3)")
     args = p.parse_args()
     if min(args.batch_sizes) < 2:
         p.error("--batch-sizes must be at least 2 (BatchNorm needs two examples)")
-    if args.repeats < 1 or args.steps < 1:
-        p.error("--repeats and --steps must be at least 1")
+    if args.repeats < 1 or args.steps < 1 or args.threads < 1 or args.cli_repeats < 1:
+        p.error("--repeats, --steps, --threads and --cli-repeats must be at least 1")
+    if any(t != "auto" and not (t.isdigit() and int(t) > 0) for t in args.cli_threads):
+        p.error(f"--cli-threads takes auto or whole numbers >= 1, got {args.cli_threads}")
+    if args.cli and (args.model != "mlp" or args.backend != "numpy"):
+        p.error("--cli times the main command: --model mlp on numpy")
+    if not 1 <= args.cli_steps[0] < args.cli_steps[1]:
+        p.error("--cli-steps A B needs 1 <= A < B")
     try:
         xp = load_backend(args.backend)
     except BackendError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+    set_threads(args.threads)
     # A device runs asynchronously: copying one number back waits for everything queued.
-    waits = {"npgan": lambda: to_host(xp.zeros(1)), "floor": lambda: to_host(xp.zeros(1))}
+    wait = lambda: to_host(xp.zeros(1))                     # noqa: E731
     model = sys.modules[__name__]                           # this file's MLP steppers
     if args.model == "dcgan":
         import dcgan_steppers as model                      # benchmarks/dcgan_steppers.py
+    weights = n_weights(model)
     contenders = {"npgan": lambda b: model.npgan_stepper(b, xp),
-                  "floor": lambda b: model.floor_stepper(b, xp)}
+                  "floor": lambda b: model.floor_stepper(b, xp),
+                  "floor+opt": lambda b: with_optimizer_pass(model.floor_stepper(b, xp),
+                                                             weights, xp)}
+    waits = dict.fromkeys(contenders, wait)
     if args.plain:
         contenders["plain"] = lambda b: model.npgan_stepper(b, xp, fast=False)
-        waits["plain"] = waits["npgan"]
+        waits["plain"] = wait
     try:
         import torch
-        if args.torch_threads:
-            torch.set_num_threads(args.torch_threads)
+        torch.set_num_threads(args.threads)
         device = "cuda" if args.backend == "cupy" else "cpu"
         if device == "cpu" or torch.cuda.is_available():
             contenders["pytorch"] = lambda b: model.torch_stepper(b, device)
             waits["pytorch"] = torch.cuda.synchronize if device == "cuda" else lambda: None
-            torch_note = (f"PyTorch {torch.__version__} on {device}, "
-                          f"{torch.get_num_threads()} threads")
+            torch_note = (f"PyTorch {torch.__version__} on {device}: "
+                          f"{torch.get_num_threads()} threads (torch.get_num_threads)")
         else:
             torch_note = f"PyTorch {torch.__version__} has no CUDA here: skipped"
     except ImportError:
         torch_note = "PyTorch not installed (pip install 'npgan[bench]'): skipped"
-    blas = os.environ.get("OPENBLAS_NUM_THREADS", "unset: one per core")
-    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"NumPy {np.__version__} (OPENBLAS_NUM_THREADS {blas}), {args.model}, npgan on "
-          f"{args.backend}; "
-          f"{torch_note}")
+    print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores "
+          f"({available_cores()} usable), {time.strftime('%Y-%m-%d %H:%M')}; {args.model}, "
+          f"{weights:,} weights; npgan on {args.backend}: NumPy {np.__version__}, "
+          f"{args.threads} threads ({', '.join(blas_libraries())}; OPENBLAS_THREAD_TIMEOUT "
+          f"{os.environ.get('OPENBLAS_THREAD_TIMEOUT')}); {torch_note}")
 
     for batch in args.batch_sizes:
         steppers = {name: make(batch) for name, make in contenders.items()}
@@ -194,13 +279,27 @@ def main():
         med = {name: statistics.median(t) for name, t in times.items()}
         print(f"\nbatch {batch}: median of {args.repeats} runs x {args.steps} steps")
         for name, t in med.items():
-            print(f"  {name:<8} {1000 * t:7.2f} ms/step  {1 / t:7.1f} steps/s")
+            print(f"  {name:<10} {1000 * t:7.2f} ms/step  {1 / t:7.1f} steps/s")
         if "pytorch" in med:
             print(f"  npgan / PyTorch speed: {med['pytorch'] / med['npgan']:.2f}x "
                   "(> 1: npgan is faster)")
-        print(f"  npgan time / floor time: {med['npgan'] / med['floor']:.2f}x")
+        print(f"  npgan time / floor time: {med['npgan'] / med['floor']:.2f}x; "
+              f"/ floor+opt time: {med['npgan'] / med['floor+opt']:.2f}x")
         if "plain" in med:
             print(f"  plain step / fast step time: {med['plain'] / med['npgan']:.2f}x")
+
+    if args.cli:
+        cli = time_cli(args.cli_threads, args.cli_repeats, *args.cli_steps)
+        torch_ms = 1000 * med["pytorch"] if "pytorch" in med and batch == 64 else None
+
+        a, b = args.cli_steps
+        print(f"\nthe main command, python -m npgan.demos.mnist (batch 64): ms per step over "
+              f"steps {a}-{b}, median of {args.cli_repeats} interleaved pairs of runs")
+        for t, sec in cli.items():
+            vs = f"  npgan / PyTorch speed: {torch_ms / (1000 * sec):.2f}x" if torch_ms else ""
+            print(f"  --threads {t:<5} {1000 * sec:7.2f} ms/step{vs}")
+        if torch_ms is None:
+            print("  (the PyTorch ratio needs PyTorch and batch 64 as the last --batch-sizes)")
 
 
 if __name__ == "__main__":

@@ -2,15 +2,15 @@
 one short file), ``python -m npgan.demos.mnist``, ``.fashion_mnist``, ``.images`` (your own
 images), ``.toy2d`` and ``.train_classifier``.
 
-One BLAS thread by default (a user's own setting wins), because OpenBLAS threads that
-spin-wait for a core collapse when anything else runs: measured on 2 cores with one other busy
-process, 2.6 steps/s with two BLAS threads against 28.9 with one. On a quiet machine two
-threads are faster (see benchmarks/README.md): run with ``OPENBLAS_NUM_THREADS=2`` when
-nothing else needs the cores. This must run before NumPy is
-imported, which it does for ``python -m npgan.demos.<name>``.
+Threads are chosen at run time by ``--threads`` (npgan/threads.py). One setting must come
+before NumPy is imported, which this does for ``python -m npgan.demos.<name>``: OpenBLAS's idle
+threads spin for about 2^28 cycles (~0.1 s) after each matrix product before they sleep, and
+hold a core that the optimizer's passes could use. 2^20 cycles (~0.4 ms) keeps them awake
+between the products of one pass and lets them sleep during the optimizer: measured on 2
+cores, default MNIST GAN, batch 64, 10.1 ms a step before, 9.4 ms after (with the optimizer
+on both threads; benchmarks/README.md). A user's own setting wins.
 """
 
 import os
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")

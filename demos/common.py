@@ -18,6 +18,7 @@ from npgan.demos.flags import DCGAN_EPOCHS, DEFAULTS, EMA, build_parser, plural
 from npgan.models import DCGANConfig, config_from_dict, image_shape_of, shape_fields
 from npgan.run import Run, TrainingDiverged
 from npgan.run_state import load_run
+from npgan.threads import ThreadTuner, available_cores, blas_libraries, set_threads
 from npgan.train import GANTrainer
 
 MAX_WEIGHTS = 50_000_000  # 0.75 GiB with gradients and Adam's moments: the demos' 1 GB budget
@@ -109,11 +110,13 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
     info["epochs"] = args.epochs or info.get("epochs") or (
         DCGAN_EPOCHS if isinstance(trainer.cfg, DCGANConfig) and not default_steps
         else default_epochs)
+    tuner, threads_note = threads_for(args.threads, info["backend"])
     run = Run(trainer, scale_images(images, low=trainer.cfg.pixel_low), out,
               batch_size=info["batch_size"],
               epochs=info["epochs"], max_steps=args.max_steps, checkpoint_every=args.checkpoint_every,
               history=history, info=info, quiet=args.quiet, resumed_from=args.resume,
-              labels=None if labels is None else labels.astype(np.int64), class_names=class_names)
+              labels=None if labels is None else labels.astype(np.int64), class_names=class_names,
+              tuner=tuner)
     if run.total_steps < trainer.step:
         print(f"error: the checkpoint is at step {trainer.step}, past the step {run.total_steps} "
               "where this run would stop (--max-steps and --epochs count every step of the run, "
@@ -134,6 +137,7 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
           f"({plural(info['epochs'], 'epoch')} of {plural(run.steps_per_epoch, 'step')}"
           f"{resumed}); "
           f"outputs in {os.path.abspath(out)}")
+    print(threads_note)
     try:
         seconds = run.train()
     except TrainingDiverged as e:
@@ -155,6 +159,31 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         report_metrics(trainer, dataset, args.eval_samples, getattr(args, "data_dir", None),
                        run.path("metrics.json"), parzen=getattr(args, "parzen", False))
     return 0
+
+
+def threads_for(flag, backend):
+    """Set up ``--threads`` (demos/flags.py). Returns (a ThreadTuner or None, the line that
+    says what was chosen). A thread count in the environment pins the default."""
+    cores = available_cores()
+    env = next((v for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if os.environ.get(v)),
+               None)
+    if flag is None and env:
+        try:
+            flag, why = max(1, int(os.environ[env])), f"from {env}"
+        except ValueError:
+            flag, why = "auto", f"{env}={os.environ[env]!r} is not a number"
+    else:
+        flag, why = (flag, "--threads") if flag is not None else ("auto", "the default")
+    if flag == "auto" and backend != "numpy":
+        flag, why = cores, "auto on a GPU: all cores for the host work"
+    if flag == "auto":
+        tuner = ThreadTuner(cores)
+        return tuner, (f"threads: auto ({why}): starting on {tuner.current} of the {cores} "
+                       "cores this process may use, then chosen from measured step times "
+                       "(--threads N pins the count)")
+    set_threads(flag)
+    return None, (f"threads: {flag} ({why}; {cores} cores available; "
+                  f"{', '.join(blas_libraries()) or 'no BLAS library found'})")
 
 
 OLD_OUTPUTS = ("samples.png", "progress.gif", "losses.png", "health.png", "history.csv",

@@ -82,12 +82,13 @@ class Run:
 
     def __init__(self, trainer, images, out_dir, *, batch_size, epochs, max_steps=None,
                  checkpoint_every=None, history=None, info=None, quiet=False, resumed_from=None,
-                 labels=None, class_names=None):
+                 labels=None, class_names=None, tuner=None):
         self.trainer, self.images, self.out_dir = trainer, images, out_dir
         if trainer.conditional and labels is None:
             raise ValueError("a conditional GAN needs the training labels")
         self.labels = labels if trainer.conditional else None
         self.class_names = class_names
+        self.tuner = tuner                      # a ThreadTuner (--threads auto) or None
         self.batch_size, self.epochs, self.max_steps = batch_size, epochs, max_steps
         self.checkpoint_every, self.quiet = checkpoint_every, quiet
         self.history = history or {k: [] for k in HISTORY_KEYS}
@@ -132,8 +133,13 @@ class Run:
                     if trainer.step >= self.total_steps:
                         break
                     self.check_batch(batch[0] if self.labels is not None else batch)
+                    step_start = time.perf_counter()
                     self.record(trainer.train_step(*batch) if self.labels is not None
                                 else trainer.train_step(batch))
+                    if self.tuner and (news := self.tuner.step_done(time.perf_counter()
+                                                                    - step_start)):
+                        tqdm.write(news, file=sys.stderr)
+                        self.log(news)
                     bar.update(1)
                     if trainer.step % 25 == 0:
                         bar.set_postfix({k: f"{self.history[k][-1]:.3f}" for k in HISTORY_KEYS}

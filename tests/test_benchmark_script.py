@@ -17,4 +17,15 @@ def test_train_step_benchmark_runs(model):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("npgan time / floor time") == 2
-    assert f", {model}, npgan on numpy" in done.stdout and "plain step / fast step" in done.stdout
+    assert f"; {model}, " in done.stdout and "npgan on numpy" in done.stdout
+    assert "plain step / fast step" in done.stdout and "/ floor+opt time" in done.stdout
+
+
+def test_benchmark_times_the_main_command():
+    done = subprocess.run([sys.executable, str(SCRIPT), "--batch-sizes", "64", "--repeats", "1",
+                           "--steps", "1", "--cli", "--cli-steps", "2", "4", "--cli-repeats", "1",
+                           "--cli-threads", "1", "auto"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "the main command" in done.stdout
+    assert "--threads 1 " in done.stdout and "--threads auto " in done.stdout

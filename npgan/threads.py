@@ -1,0 +1,162 @@
+"""How many threads npgan computes on, and the element-wise passes spread over them.
+
+A training step does two kinds of work. Matrix products go to NumPy's BLAS library
+(OpenBLAS), which is multithreaded inside. Element-wise passes (the optimizer's dozen passes
+over every weight, 3.3 of the default GAN's 10 ms step on 2 cores) run on the calling thread.
+
+- ``set_threads(n)`` sets both: BLAS through threadpoolctl (at run time, so nothing must be set
+  in the environment before NumPy is imported), and the number of threads ``parallel_for``
+  uses.
+- ``parallel_for(fn, items)`` is, plainly, ``for item in items: fn(item)``. With more than one
+  thread (fast beside), the items are handed out one at a time to the calling thread and to
+  n - 1 pool threads, so a thread slowed by another program does fewer of them. NumPy
+  releases the GIL inside its loops, so the passes really run at once. Each item must touch
+  only its own slice of the arrays; then the result is bit-for-bit the plain loop's, whatever
+  the thread count (tests/test_threads.py).
+- ``ThreadTuner`` is ``--threads auto``: it chooses the count from measured step times.
+
+Measured (default MNIST GAN, batch 64, 2 cores, quiet; benchmarks/README.md has the runs):
+the optimizer's chunks on two threads took a 10.1 ms step to 9.4 ms, but only with OpenBLAS's
+idle threads sleeping after about 0.4 ms (``OPENBLAS_THREAD_TIMEOUT=20``, set by the demos):
+by default they spin for ~0.1 s after each product and hold the second core, and the same
+change made the step slower (10.3 ms).
+"""
+
+import os
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+_pool = None                    # a ThreadPoolExecutor of n - 1 threads once set_threads(n > 1)
+_threads = 1
+
+
+def available_cores():
+    """The cores this process may run on (its affinity on Linux; all of them elsewhere)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def blas_libraries():
+    """threadpoolctl's view of the BLAS/OpenMP libraries loaded, e.g. ['openblas 0.3.31: 2']."""
+    from threadpoolctl import threadpool_info
+    return [f"{i['internal_api']} {i.get('version') or ''}: {i['num_threads']} threads"
+            for i in threadpool_info()]
+
+
+def set_threads(n):
+    """Compute on ``n`` threads: BLAS's and ``parallel_for``'s. Returns ``n``."""
+    global _pool, _threads
+    if not (isinstance(n, int) and n >= 1):
+        raise ValueError(f"threads must be a whole number >= 1, got {n!r}")
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(n)                    # every BLAS / OpenMP library in this process
+    if n != _threads:
+        if _pool is not None:
+            _pool.shutdown(wait=True)
+        _pool = ThreadPoolExecutor(n - 1, thread_name_prefix="npgan") if n > 1 else None
+        _threads = n
+    return n
+
+
+def get_threads():
+    return _threads
+
+
+def parallel_for(fn, items):
+    """Call ``fn(item)`` for every item; on ``get_threads()`` threads (module docstring)."""
+    if _pool is None:
+        for item in items:
+            fn(item)
+        return
+    # fast beside: one shared iterator; next() on it is atomic under the GIL, so every item
+    # is taken exactly once, by whichever thread is free first.
+    todo = iter(items)
+
+    def work():
+        for item in todo:
+            fn(item)
+    helpers = [_pool.submit(work) for _ in range(_threads - 1)]
+    work()
+    for h in helpers:
+        h.result()                          # re-raises an exception from a helper
+
+
+class ThreadTuner:
+    """``--threads auto``: the thread count that makes this run's steps fastest, now.
+
+    Why: on a quiet machine all cores are fastest (2 cores: 10 ms a step against 13 ms on one),
+    but when another program keeps a core busy, threads that must wait for each other at
+    every matrix product fall far behind (15-30 ms against 13 ms on one), so no fixed count is
+    right everywhere. The tuner tries each candidate (all cores, one fewer, one) for
+    ``probe`` steps after ``settle`` steps to settle in, keeps the fastest by median, then
+    watches the median of the last ``window`` steps. It probes again when that median moves
+    by more than ``drift`` from the one it chose on, and every ``every`` steps anyway (a
+    one-thread run cannot see a neighbour leave).
+
+    Call ``step_done(seconds)`` after each step. ``switches`` lists (step, threads, why).
+    Thread counts change the order of BLAS's sums, so an auto run's last bits depend on the
+    machine's load; ``--threads N`` pins the count for bit-for-bit repeatable runs.
+    """
+
+    def __init__(self, cores, *, settle=3, probe=15, window=100, drift=0.3, every=3000,
+                 apply=set_threads):
+        self.candidates = sorted({cores, max(1, cores - 1), 1}, reverse=True)
+        self.settle, self.probe_steps, self.window = settle, probe, window
+        self.drift, self.every, self.apply = drift, every, apply
+        self.steps = 0
+        self.switches = []
+        self.current = None
+        self.start_probe("start")
+
+    def start_probe(self, why):
+        self.why, self.todo, self.medians = why, list(self.candidates), {}
+        self.use(self.todo[0])
+
+    def use(self, n):
+        if n != self.current:
+            self.apply(n)
+            self.current = n
+        self.times = []
+
+    def step_done(self, seconds):
+        """Record one step's time; switch threads when the rules above say so. Returns a
+        message when the choice changed, else None."""
+        self.steps += 1
+        self.times.append(seconds)
+        if self.todo:                                   # probing
+            if len(self.times) < self.settle + self.probe_steps:
+                return None
+            self.medians[self.todo.pop(0)] = statistics.median(self.times[self.settle:])
+            if self.todo:
+                self.use(self.todo[0])
+                return None
+            return self.choose()
+        if len(self.times) > self.window:
+            del self.times[0]
+        now = statistics.median(self.times) if len(self.times) == self.window else None
+        if now is not None and abs(now / self.reference - 1) > self.drift:
+            self.start_probe(f"step time moved from {1e3 * self.reference:.1f} to "
+                             f"{1e3 * now:.1f} ms")
+        elif self.steps - self.chosen_at >= self.every:
+            self.start_probe("regular re-check")
+        return None
+
+    def choose(self):
+        before = self.switches[-1][1] if self.switches else None
+        best = min(self.medians, key=self.medians.get)
+        self.reference, self.chosen_at = self.medians[best], self.steps
+        self.use(best)
+        if best == before:
+            return None
+        times = ", ".join(f"{n}: {1e3 * t:.1f} ms" for n, t in self.medians.items())
+        self.switches.append((self.steps, best, self.why))
+        return f"threads: {best} ({self.why}; median step on {times})"
+
+
+def timed(fn, *args):
+    """``fn(*args)`` and the seconds it took."""
+    start = time.perf_counter()
+    out = fn(*args)
+    return out, time.perf_counter() - start

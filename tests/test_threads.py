@@ -1,0 +1,135 @@
+"""npgan.threads: the optimizer on several threads gives the same bits as on one; the tuner
+picks the faster count and looks again when step times move; the demos' --threads flag."""
+
+import numpy as np
+import pytest
+
+from npgan import threads
+from npgan.demos.common import threads_for
+from npgan.nn import Parameter
+from npgan.optim import CHUNK, SGD, Adam, RMSprop
+from npgan.threads import ThreadTuner, parallel_for, set_threads
+
+
+@pytest.fixture
+def two_threads():
+    set_threads(2)
+    yield
+    set_threads(1)                      # the suite's setting (tests/conftest.py)
+
+
+def trained_weights(opt_class, n_threads):
+    """Weights after 3 fast steps of ``opt_class`` on a model larger than 5 chunks."""
+    set_threads(n_threads)
+    rng = np.random.default_rng(0)
+    params = [Parameter(rng.standard_normal(shape).astype(np.float32))
+              for shape in ((700, 1000), (5 * CHUNK // 7,), (3,))]
+    opt = opt_class(params, lr=1e-3, fast=True)
+    for _ in range(3):
+        opt.zero_grad()
+        for p in params:
+            p.grad = rng.standard_normal(p.data.shape).astype(np.float32)
+        opt.step()
+    return [p.data.copy() for p in params]
+
+
+@pytest.mark.parametrize("opt_class", [SGD, RMSprop, Adam])
+def test_optimizer_on_two_threads_is_bit_identical_to_one(opt_class):
+    one = trained_weights(opt_class, 1)
+    try:
+        two = trained_weights(opt_class, 2)
+    finally:
+        set_threads(1)
+    assert len(one) == len(two)
+    for a, b in zip(one, two):
+        assert np.array_equal(a, b)
+
+
+def test_parallel_for_calls_every_item_once(two_threads):
+    seen = []
+    parallel_for(seen.append, range(1000))
+    assert sorted(seen) == list(range(1000))
+
+
+def test_parallel_for_reraises_a_worker_error(two_threads):
+    def fail(i):
+        if i == 7:
+            raise RuntimeError("item 7")
+    with pytest.raises(RuntimeError, match="item 7"):
+        parallel_for(fail, range(20))
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, "2"])
+def test_set_threads_rejects_bad_counts(bad):
+    with pytest.raises(ValueError, match="threads"):
+        set_threads(bad)
+
+
+class FakeMachine:
+    """Step times that depend on the thread count in use, and that the test can change."""
+
+    def __init__(self, ms):
+        self.ms, self.threads, self.applied = dict(ms), None, []
+
+    def apply(self, n):
+        self.threads = n
+        self.applied.append(n)
+
+    def run(self, tuner, steps):
+        news = []
+        for _ in range(steps):
+            message = tuner.step_done(self.ms[self.threads] / 1000)
+            if message:
+                news.append(message)
+        return news
+
+
+def test_tuner_keeps_the_faster_count_and_moves_when_a_neighbour_arrives():
+    machine = FakeMachine({2: 10.0, 1: 13.0})                   # quiet: both cores win
+    tuner = ThreadTuner(2, settle=2, probe=5, window=20, every=10_000, apply=machine.apply)
+    news = machine.run(tuner, 100)
+    assert machine.threads == 2 and tuner.current == 2
+    assert len(news) == 1 and news[0].startswith("threads: 2")
+    machine.ms[2] = 28.0                                        # a busy neighbour
+    news = machine.run(tuner, 100)
+    assert machine.threads == 1
+    assert len(news) == 1 and "step time moved from 10.0 to" in news[0]
+
+
+def test_tuner_rechecks_regularly_and_returns_when_the_neighbour_leaves():
+    machine = FakeMachine({2: 28.0, 1: 13.0})                   # starts contended
+    tuner = ThreadTuner(2, settle=2, probe=5, window=20, every=200, apply=machine.apply)
+    machine.run(tuner, 50)
+    assert machine.threads == 1
+    machine.ms[2] = 10.0            # on one thread the step time does not move: only the re-check sees it
+    news = machine.run(tuner, 150)
+    assert machine.threads == 1 and not news
+    news = machine.run(tuner, 100)
+    assert machine.threads == 2 and "regular re-check" in news[0]
+
+
+def test_tuner_on_one_core_never_switches():
+    machine = FakeMachine({1: 13.0})
+    tuner = ThreadTuner(1, settle=2, probe=5, window=20, every=50, apply=machine.apply)
+    machine.run(tuner, 500)
+    assert set(machine.applied) == {1}
+
+
+def test_threads_flag_and_environment(monkeypatch):
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    tuner, note = threads_for(None, "numpy")                    # the environment pins
+    assert tuner is None and threads.get_threads() == 1 and "OPENBLAS_NUM_THREADS" in note
+    try:
+        tuner, note = threads_for(2, "numpy")                   # the flag beats it
+        assert tuner is None and threads.get_threads() == 2
+        monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+        tuner, note = threads_for(None, "numpy")                # nothing set: auto
+        assert isinstance(tuner, ThreadTuner) and note.startswith("threads: auto")
+        monkeypatch.setenv("OPENBLAS_NUM_THREADS", "two")
+        tuner, note = threads_for(None, "numpy")
+        assert isinstance(tuner, ThreadTuner) and "is not a number" in note
+        tuner, note = threads_for("auto", "cupy")               # a GPU: no tuning
+        assert tuner is None
+    finally:
+        set_threads(1)
