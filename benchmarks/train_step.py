@@ -210,6 +210,9 @@ def main():
     p.add_argument("--threads", type=int, default=available_cores(), metavar="N",
                    help="CPU threads for npgan (BLAS and its optimizer) and PyTorch alike "
                         f"(default: the {available_cores()} cores this process may use)")
+    p.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                   help="time only these contenders (npgan floor floor+opt plain pytorch), e.g. "
+                        "--only pytorch to time PyTorch in a process of its own")
     p.add_argument("--cli", action="store_true",
                    help="also time the main command's step (python -m npgan.demos.mnist)")
     p.add_argument("--cli-threads", nargs="+", default=["auto", "1"], metavar="T",
@@ -250,6 +253,8 @@ def main():
         contenders["plain"] = lambda b: model.npgan_stepper(b, xp, fast=False)
         waits["plain"] = wait
     try:
+        if args.only and "pytorch" not in args.only:
+            raise ImportError
         import torch
         torch.set_num_threads(args.threads)
         device = "cuda" if args.backend == "cupy" else "cpu"
@@ -262,6 +267,11 @@ def main():
             torch_note = f"PyTorch {torch.__version__} has no CUDA here: skipped"
     except ImportError:
         torch_note = "PyTorch not installed (pip install 'npgan[bench]'): skipped"
+    if args.only:
+        unknown = set(args.only) - set(contenders) - {"pytorch"}
+        if unknown:
+            p.error(f"--only: no contender {sorted(unknown)}; there are {sorted(contenders)}")
+        contenders = {k: v for k, v in contenders.items() if k in args.only}
     print(f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores "
           f"({available_cores()} usable), {time.strftime('%Y-%m-%d %H:%M')}; {args.model}, "
           f"{weights:,} weights; npgan on {args.backend}: NumPy {np.__version__}, "
@@ -280,12 +290,13 @@ def main():
         print(f"\nbatch {batch}: median of {args.repeats} runs x {args.steps} steps")
         for name, t in med.items():
             print(f"  {name:<10} {1000 * t:7.2f} ms/step  {1 / t:7.1f} steps/s")
-        if "pytorch" in med:
+        if {"pytorch", "npgan"} <= set(med):
             print(f"  npgan / PyTorch speed: {med['pytorch'] / med['npgan']:.2f}x "
                   "(> 1: npgan is faster)")
-        print(f"  npgan time / floor time: {med['npgan'] / med['floor']:.2f}x; "
-              f"/ floor+opt time: {med['npgan'] / med['floor+opt']:.2f}x")
-        if "plain" in med:
+        if {"npgan", "floor", "floor+opt"} <= set(med):
+            print(f"  npgan time / floor time: {med['npgan'] / med['floor']:.2f}x; "
+                  f"/ floor+opt time: {med['npgan'] / med['floor+opt']:.2f}x")
+        if {"plain", "npgan"} <= set(med):
             print(f"  plain step / fast step time: {med['plain'] / med['npgan']:.2f}x")
 
     if args.cli:

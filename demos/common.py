@@ -176,6 +176,8 @@ def threads_for(flag, backend):
         flag, why = (flag, "--threads") if flag is not None else ("auto", "the default")
     if flag == "auto" and backend != "numpy":
         flag, why = cores, "auto on a GPU: all cores for the host work"
+    if flag == "auto" and cores == 1:
+        flag, why = 1, "auto: this process may use one core"
     if flag == "auto":
         tuner = ThreadTuner(cores)
         return tuner, (f"threads: auto ({why}): starting on {tuner.current} of the {cores} "

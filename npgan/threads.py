@@ -135,8 +135,10 @@ class ThreadTuner:
             return self.choose()
         if len(self.times) > self.window:
             del self.times[0]
-        now = statistics.median(self.times) if len(self.times) == self.window else None
-        if now is not None and abs(now / self.reference - 1) > self.drift:
+        if len(self.times) < self.window or self.steps % 10:
+            return None                                 # look every 10 steps
+        now = statistics.median(self.times)
+        if abs(now / self.reference - 1) > self.drift:
             self.start_probe(f"step time moved from {1e3 * self.reference:.1f} to "
                              f"{1e3 * now:.1f} ms")
         elif self.steps - self.chosen_at >= self.every:
