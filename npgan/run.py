@@ -42,6 +42,7 @@ from npgan.health import (DIVERGED_ADVICE, FEW_CLASSES, FIGURES, HEALTH_KEYS, JU
 from npgan.models import image_shape_of
 from npgan.plots import save_health_curves, save_image_grid, save_loss_curves
 from npgan.run_state import health_arrays
+from npgan.threads import timed
 from npgan.train import HISTORY_KEYS
 
 N_FIXED = 64
@@ -133,13 +134,13 @@ class Run:
                     if trainer.step >= self.total_steps:
                         break
                     self.check_batch(batch[0] if self.labels is not None else batch)
+                    batch = batch if self.labels is not None else (batch,)
+                    if self.tuner and self.tuner.due:
+                        self.tune_threads(batch)
                     step_start = time.perf_counter()
-                    self.record(trainer.train_step(*batch) if self.labels is not None
-                                else trainer.train_step(batch))
-                    if self.tuner and (news := self.tuner.step_done(time.perf_counter()
-                                                                    - step_start)):
-                        tqdm.write(news, file=sys.stderr)
-                        self.log(news)
+                    self.record(trainer.train_step(*batch))
+                    if self.tuner:
+                        self.tuner.step_done(time.perf_counter() - step_start)
                     bar.update(1)
                     if trainer.step % 25 == 0:
                         bar.set_postfix({k: f"{self.history[k][-1]:.3f}" for k in HISTORY_KEYS}
@@ -169,6 +170,20 @@ class Run:
         save_loss_curves(self.history, self.path("losses.png"))
         save_progress_gif(self.out_dir, last_epoch=trainer.step // steps_per_epoch)
         return time.perf_counter() - start
+
+    def tune_threads(self, batch):
+        """Let the ThreadTuner time steps on a stand-in: a second trainer like this run's,
+        trained on ``batch`` and then dropped, so that the run's own steps are untouched."""
+        t = self.trainer
+        stand_in = type(t)(t.cfg, dtype=t.dtype, backend=t.xp, fast=t.fast,
+                           **{k: tuple(v) if k == "betas" else v for k, v in t.settings.items()})
+
+        def measure(steps):
+            return [timed(stand_in.train_step, *batch)[1] for _ in range(steps)]
+        news = self.tuner.probe(measure)
+        if news:
+            tqdm.write(news, file=sys.stderr)
+            self.log(news)
 
     def save_samples(self, name, title):
         """A grid of G's images for the run's fixed noise (one row per class if conditional)."""

@@ -86,75 +86,62 @@ def parallel_for(fn, items):
 class ThreadTuner:
     """``--threads auto``: the thread count that makes this run's steps fastest, now.
 
-    Why: on a quiet machine all cores are fastest (2 cores: 10 ms a step against 13 ms on one),
-    but when another program keeps a core busy, threads that must wait for each other at
-    every matrix product fall far behind (15-30 ms against 13 ms on one), so no fixed count is
-    right everywhere. The tuner tries each candidate (all cores, one fewer, one) for
-    ``probe`` steps after ``settle`` steps to settle in, keeps the fastest by median, then
-    watches the median of the last ``window`` steps. It probes again when that median moves
-    by more than ``drift`` from the one it chose on, and every ``every`` steps anyway (a
-    one-thread run cannot see a neighbour leave).
+    Why: on a quiet machine all cores are fastest (2 cores: 10 ms a step against 14 ms on one),
+    but another busy program can make threads that wait for each other at every matrix
+    product fall behind one thread, so no fixed count is right everywhere.
 
-    Call ``step_done(seconds)`` after each step. ``switches`` lists (step, threads, why).
-    Thread counts change the order of BLAS's sums, so an auto run's last bits depend on the
-    machine's load; ``--threads N`` pins the count for bit-for-bit repeatable runs.
+    How: ``probe(measure)`` times ``probe_steps`` steps (after ``settle`` to warm up) on each
+    candidate count (all cores, one fewer, one) and keeps the fastest by median. ``measure(k)``
+    must run k steps of a stand-in, not of the run itself (``npgan.run`` builds a second
+    trainer like the run's), so the run's own steps only ever see the chosen count: a quiet
+    run's numbers are those of ``--threads N`` for the N it chose. ``step_done(seconds)``
+    records each real step; a probe is ``due`` at the start, when the median of the last
+    ``window`` steps moves by more than ``drift`` from the probe's median (a neighbour came
+    or went), and every ``every`` steps anyway (a one-thread run cannot see a neighbour
+    leave). ``switches`` lists (step, threads, why).
     """
 
-    def __init__(self, cores, *, settle=3, probe=15, window=100, drift=0.3, every=3000,
+    def __init__(self, cores, *, settle=3, probe_steps=15, window=100, drift=0.3, every=3000,
                  apply=set_threads):
         self.candidates = sorted({cores, max(1, cores - 1), 1}, reverse=True)
-        self.settle, self.probe_steps, self.window = settle, probe, window
+        self.settle, self.probe_steps, self.window = settle, probe_steps, window
         self.drift, self.every, self.apply = drift, every, apply
-        self.steps = 0
-        self.switches = []
-        self.current = None
-        self.start_probe("start")
-
-    def start_probe(self, why):
-        self.why, self.todo, self.medians = why, list(self.candidates), {}
-        self.use(self.todo[0])
-
-    def use(self, n):
-        if n != self.current:
-            self.apply(n)
-            self.current = n
-        self.times = []
+        self.steps, self.times, self.switches = 0, [], []
+        self.current = self.reference = None
+        self.due = "start"                              # why the next probe runs, or None
 
     def step_done(self, seconds):
-        """Record one step's time; switch threads when the rules above say so. Returns a
-        message when the choice changed, else None."""
+        """Record one real step's time; set ``due`` when a probe is needed."""
         self.steps += 1
         self.times.append(seconds)
-        if self.todo:                                   # probing
-            if len(self.times) < self.settle + self.probe_steps:
-                return None
-            self.medians[self.todo.pop(0)] = statistics.median(self.times[self.settle:])
-            if self.todo:
-                self.use(self.todo[0])
-                return None
-            return self.choose()
         if len(self.times) > self.window:
             del self.times[0]
         if len(self.times) < self.window or self.steps % 10:
-            return None                                 # look every 10 steps
+            return                                      # look every 10 steps
         now = statistics.median(self.times)
         if abs(now / self.reference - 1) > self.drift:
-            self.start_probe(f"step time moved from {1e3 * self.reference:.1f} to "
-                             f"{1e3 * now:.1f} ms")
+            self.due = (f"step time moved from {1e3 * self.reference:.1f} to "
+                        f"{1e3 * now:.1f} ms")
         elif self.steps - self.chosen_at >= self.every:
-            self.start_probe("regular re-check")
-        return None
+            self.due = "regular re-check"
 
-    def choose(self):
-        before = self.switches[-1][1] if self.switches else None
-        best = min(self.medians, key=self.medians.get)
-        self.reference, self.chosen_at = self.medians[best], self.steps
-        self.use(best)
+    def probe(self, measure):
+        """Time each candidate on ``measure`` and keep the fastest. Returns a message when
+        the choice changed, else None."""
+        medians = {}
+        for n in self.candidates:
+            self.apply(n)
+            medians[n] = statistics.median(measure(self.settle + self.probe_steps)[self.settle:])
+        best = min(medians, key=medians.get)
+        self.apply(best)
+        why, before = self.due, self.current
+        self.current, self.reference, self.chosen_at = best, medians[best], self.steps
+        self.due, self.times = None, []
         if best == before:
             return None
-        times = ", ".join(f"{n}: {1e3 * t:.1f} ms" for n, t in self.medians.items())
-        self.switches.append((self.steps, best, self.why))
-        return f"threads: {best} ({self.why}; median step on {times})"
+        self.switches.append((self.steps, best, why))
+        times = ", ".join(f"{n}: {1e3 * t:.1f} ms" for n, t in medians.items())
+        return f"threads: {best} from step {self.steps} ({why}; median step on {times})"
 
 
 def timed(fn, *args):

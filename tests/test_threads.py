@@ -66,43 +66,48 @@ def test_set_threads_rejects_bad_counts(bad):
 
 
 class FakeMachine:
-    """Step times that depend on the thread count in use, and that the test can change."""
+    """Step times that depend on the thread count in use, and that the test can change.
+    ``run`` plays a Run's part: a probe on the stand-in when one is due, then a real step."""
 
     def __init__(self, ms):
-        self.ms, self.threads, self.applied = dict(ms), None, []
+        self.ms, self.threads, self.applied, self.real_steps_on = dict(ms), None, [], []
 
     def apply(self, n):
         self.threads = n
         self.applied.append(n)
 
+    def measure(self, steps):
+        return [self.ms[self.threads] / 1000] * steps
+
     def run(self, tuner, steps):
         news = []
         for _ in range(steps):
-            message = tuner.step_done(self.ms[self.threads] / 1000)
-            if message:
+            if tuner.due and (message := tuner.probe(self.measure)):
                 news.append(message)
+            self.real_steps_on.append(self.threads)
+            tuner.step_done(self.ms[self.threads] / 1000)
         return news
 
 
 def test_tuner_keeps_the_faster_count_and_moves_when_a_neighbour_arrives():
     machine = FakeMachine({2: 10.0, 1: 13.0})                   # quiet: both cores win
-    tuner = ThreadTuner(2, settle=2, probe=5, window=20, every=10_000, apply=machine.apply)
+    tuner = ThreadTuner(2, settle=2, probe_steps=5, window=20, every=10_000, apply=machine.apply)
     news = machine.run(tuner, 100)
-    assert machine.threads == 2 and tuner.current == 2
-    assert len(news) == 1 and news[0].startswith("threads: 2")
+    assert set(machine.real_steps_on) == {2}                    # probes never touch the run
+    assert len(news) == 1 and news[0].startswith("threads: 2 from step 0 (start")
     machine.ms[2] = 28.0                                        # a busy neighbour
     news = machine.run(tuner, 100)
-    assert machine.threads == 1
+    assert machine.threads == 1 and machine.real_steps_on[-1] == 1
     assert len(news) == 1 and "step time moved from 10.0 to" in news[0]
 
 
 def test_tuner_rechecks_regularly_and_returns_when_the_neighbour_leaves():
     machine = FakeMachine({2: 28.0, 1: 13.0})                   # starts contended
-    tuner = ThreadTuner(2, settle=2, probe=5, window=20, every=200, apply=machine.apply)
+    tuner = ThreadTuner(2, settle=2, probe_steps=5, window=20, every=200, apply=machine.apply)
     machine.run(tuner, 50)
-    assert machine.threads == 1
+    assert set(machine.real_steps_on) == {1}
     machine.ms[2] = 10.0            # on one thread the step time does not move: only the re-check sees it
-    news = machine.run(tuner, 150)
+    news = machine.run(tuner, 140)
     assert machine.threads == 1 and not news
     news = machine.run(tuner, 100)
     assert machine.threads == 2 and "regular re-check" in news[0]
@@ -110,7 +115,7 @@ def test_tuner_rechecks_regularly_and_returns_when_the_neighbour_leaves():
 
 def test_tuner_on_one_core_never_switches():
     machine = FakeMachine({1: 13.0})
-    tuner = ThreadTuner(1, settle=2, probe=5, window=20, every=50, apply=machine.apply)
+    tuner = ThreadTuner(1, settle=2, probe_steps=5, window=20, every=50, apply=machine.apply)
     machine.run(tuner, 500)
     assert set(machine.applied) == {1}
 
@@ -133,3 +138,26 @@ def test_threads_flag_and_environment(monkeypatch):
         assert tuner is None
     finally:
         set_threads(1)
+
+
+def test_the_probes_never_change_the_run(tmp_path, monkeypatch):
+    """The probes train a stand-in, never the run: a run that probes every 40 steps ends with
+    the weights of one that never probes. (The probes' thread changes are recorded, not made,
+    so that only the stand-in can make a difference; which count BLAS uses is its business.)"""
+    from npgan.run import Run
+    from npgan.train import GANTrainer
+    from small_runs import INFO, SMALL, skip_plots, small_images
+    skip_plots(monkeypatch)
+    asked = []
+
+    def train(tuner):
+        trainer = GANTrainer(SMALL, seed=0)
+        Run(trainer, small_images(), tmp_path / str(len(asked)), batch_size=32, epochs=20,
+            info=INFO, quiet=True, tuner=tuner).train()
+        return [p.data.copy() for p in trainer.G.parameters() + trainer.D.parameters()]
+
+    tuner = ThreadTuner(2, probe_steps=3, every=40, window=20, apply=asked.append)
+    probed, plain = train(tuner), train(None)
+    assert asked.count(1) >= 3                          # the start and two re-checks at least
+    for a, b in zip(probed, plain):
+        assert np.array_equal(a, b)
