@@ -180,8 +180,9 @@ def threads_for(flag, backend):
         flag, why = 1, "auto: this process may use one core"
     if flag == "auto":
         tuner = ThreadTuner(cores)
-        return tuner, (f"threads: auto ({why}): starting on {tuner.current} of the {cores} "
-                       "cores this process may use, then chosen from measured step times "
+        return tuner, (f"threads: auto ({why}): {' or '.join(map(str, tuner.candidates))} "
+                       f"of the {cores} cores this process may use, whichever steps fastest, "
+                       "timed before the first step and again when step times move "
                        "(--threads N pins the count)")
     set_threads(flag)
     return None, (f"threads: {flag} ({why}; {cores} cores available; "
