@@ -239,7 +239,7 @@ def new_run_settings(args, file_model, file_settings, shape):
     its own (then they must fit the data, which ``run_demo`` checks). Returns ``(cfg,
     settings)``, settings with every key GANTrainer and Run take."""
     settings = {**DEFAULTS, "betas": [0.5, 0.999], "backend": "numpy",
-                "ema": EMA[args.model or "mlp"], **file_settings}
+                "ema": EMA, **file_settings}
     settings.update({k: getattr(args, k) for k in ("batch_size", "lr", "seed", "optimizer",
                                                       "ema", "backend")
                      if getattr(args, k) is not None})
@@ -254,6 +254,8 @@ def new_run_settings(args, file_model, file_settings, shape):
         model["model"] = "dcgan"
         if args.upsample:
             model["upsample"] = args.upsample
+    if model.get("num_classes") and model.get("model", "mlp") == "mlp":
+        model.setdefault("d_label", "projection")   # README "Results": 99.9% against 90% labels
     try:
         cfg = config_from_dict(model)
     except ValueError as e:                 # the file's network does not fit these images

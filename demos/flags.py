@@ -11,7 +11,7 @@ from npgan.train import OPTIMIZERS
 
 DEFAULTS = {"batch_size": 64, "lr": 2e-4, "latent_dim": 100, "seed": 0, "optimizer": "adam"}
 DCGAN_EPOCHS = 9            # the DCGAN's default: about 9 minutes on 2 CPU cores (README)
-EMA = {"mlp": 0.0, "dcgan": 0.999}      # the default average of G's weights, per model
+EMA = 0.999        # the default average of G's weights (Yazici et al. 2019; README "Results")
 
 
 def plural(n, word):
@@ -72,7 +72,7 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
     p.add_argument("--ema", type=fraction, default=None, metavar="B",
                    help="sample from an exponential moving average of G's weights, "
                         "G_ema = B G_ema + (1 - B) G after each step (0: off; default "
-                        f"{EMA['mlp']:g}, or {EMA['dcgan']:g} with --model dcgan)")
+                        f"{EMA:g}); training itself uses G")
     epochs = (f"default {default_epochs}, or {DCGAN_EPOCHS} with --model dcgan"
               if default_steps is None else
               f"default: as many as make about {default_steps:,} steps, for either model")
@@ -108,8 +108,9 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
                        help="read the four IDX files from this folder instead of the default")
     if data_dir:                        # your own images (demos/images.py) have no labels
         p.add_argument("--conditional", action="store_true",
-                       help="train a conditional GAN: G and D also see the class label, and "
-                            "sample grids show one row per class")
+                       help="train a conditional GAN: G and D also see the class label (the "
+                            "fully connected D through a projection, npgan/models/"
+                            "conditional.py), and sample grids show one row per class")
     else:
         p.set_defaults(conditional=False)
     p.add_argument("--backend", choices=BACKENDS, default=None,

@@ -160,7 +160,7 @@ def test_upsample_flag_needs_the_dcgan(tmp_path, capsys):
     assert code == 2 and "--upsample is for --model dcgan" in err
 
 
-def test_ema_flag_defaults_per_model_and_is_kept_on_resume(tmp_path, capsys):
+def test_ema_flag_defaults_to_0999_and_is_kept_on_resume(tmp_path, capsys):
     code, _, err = demo(capsys, "--model", "dcgan", "--max-steps", "1", "--batch-size", "8",
                         "--out", tmp_path / "a")
     assert code == 0, err
@@ -168,7 +168,11 @@ def test_ema_flag_defaults_per_model_and_is_kept_on_resume(tmp_path, capsys):
     assert trainer.settings["ema"] == 0.999 and trainer.G_ema is not None
     code, _, err = demo(capsys, "--max-steps", "1", "--batch-size", "8", "--out", tmp_path / "b")
     assert code == 0, err
-    assert load_run(tmp_path / "b" / "checkpoint.npz")[0].G_ema is None     # the MLP: off
+    assert load_run(tmp_path / "b" / "checkpoint.npz")[0].settings["ema"] == 0.999  # the MLP too
+    code, _, err = demo(capsys, "--max-steps", "1", "--batch-size", "8", "--ema", "0",
+                        "--out", tmp_path / "e")
+    assert code == 0, err
+    assert load_run(tmp_path / "e" / "checkpoint.npz")[0].G_ema is None     # --ema 0: off
     code, _, err = demo(capsys, "--resume", tmp_path / "a" / "checkpoint.npz", "--ema", "0.9",
                         "--max-steps", "2")
     assert code == 2 and "--ema 0.9 contradicts the checkpoint's 0.999" in err
@@ -189,3 +193,17 @@ def test_conditional_dcgan_samples_a_label_and_interpolates(tmp_path, capsys):
     assert (tmp_path / "walk.png").stat().st_size > 0
     assert evaluate_main([str(ckpt), "-n", "200"]) == 0
     assert "label accuracy" in capsys.readouterr().out
+
+
+def test_conditional_defaults_to_a_projection_d_for_the_mlp_only(tmp_path, capsys):
+    def d_label(*flags):
+        out = tmp_path / str(len(list(tmp_path.iterdir())))
+        code, _, err = demo(capsys, "--conditional", "--max-steps", "1", "--batch-size", "8",
+                            "--out", out, *flags)
+        assert code == 0, err
+        return getattr(load_run(out / "checkpoint.npz")[0].cfg, "d_label", None)
+    assert d_label() == "projection"
+    concat = tmp_path / "concat.json"
+    concat.write_text('{"model": {"num_classes": 10, "d_label": "concat"}}')
+    assert d_label("--config", str(concat)) == "concat"            # a file's choice wins
+    assert d_label("--model", "dcgan") in (None, "concat")          # the DCGAN has its own
