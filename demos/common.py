@@ -161,9 +161,10 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
     return 0
 
 
-def threads_for(flag, backend):
+def threads_for(flag, backend, *, tuned=True):
     """Set up ``--threads`` (demos/flags.py). Returns (a ThreadTuner or None, the line that
-    says what was chosen). A thread count in the environment pins the default."""
+    says what was chosen). A thread count in the environment pins the default; ``tuned``
+    False (a demo without a Run) makes auto all cores."""
     cores = available_cores()
     env = next((v for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS") if os.environ.get(v)),
                None)
@@ -178,6 +179,8 @@ def threads_for(flag, backend):
         flag, why = cores, "auto on a GPU: all cores for the host work"
     if flag == "auto" and cores == 1:
         flag, why = 1, "auto: this process may use one core"
+    if flag == "auto" and not tuned:
+        flag, why = cores, "auto: every core this process may use"
     if flag == "auto":
         tuner = ThreadTuner(cores)
         return tuner, (f"threads: auto ({why}): {' or '.join(map(str, tuner.candidates))} "

@@ -52,6 +52,18 @@ def threads_flag(text):
     return text if text == "auto" else number(int)(text)
 
 
+def add_threads_flag(p, tuned=True):
+    """--threads N|auto (demos/common.py threads_for)."""
+    auto = ("start on every core this process may use and choose again from the measured "
+            "step times, so that a busy neighbour program does not stall training" if tuned
+            else "every core this process may use")
+    p.add_argument("--threads", type=threads_flag, default=None, metavar="N|auto",
+                   help="CPU threads for the matrix products (BLAS) and the optimizer's passes. "
+                        f"auto (the default): {auto}; N: exactly N, for runs that repeat "
+                        "bit for bit. OPENBLAS_NUM_THREADS or OMP_NUM_THREADS in the "
+                        "environment, when set, pin the default")
+
+
 def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, default_steps=None):
     """The demos' flags. ``data_dir``: offer --data-dir (the IDX demos). ``default_steps``: the
     default --epochs are as many as make about this many steps (a demo whose data size varies)."""
@@ -127,13 +139,7 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
         p.add_argument("--eval-samples", type=number(int, strict=False), default=0, metavar="N",
                        help="the MNIST demo's scoring of N samples: npgan ships no classifier "
                             "for your own images, so the default is 0 (skip)")
-    p.add_argument("--threads", type=threads_flag, default=None, metavar="N|auto",
-                   help="CPU threads for the matrix products (BLAS) and the optimizer's passes. "
-                        "auto (the default): start on every core this process may use and "
-                        "choose again from the measured step times, so that a busy neighbour "
-                        "program does not stall training; N: exactly N, for runs that repeat "
-                        "bit for bit. OPENBLAS_NUM_THREADS or OMP_NUM_THREADS in the "
-                        "environment, when set, pin the default")
+    add_threads_flag(p)
     p.add_argument("--overwrite", action="store_true",
                    help="start a new run in an --out folder that already holds one (its "
                         "checkpoint and outputs are replaced)")

@@ -25,6 +25,8 @@ from matplotlib.figure import Figure
 from tqdm import tqdm
 
 from npgan.checkpoint import atomic_write
+from npgan.demos.common import threads_for
+from npgan.demos.flags import add_threads_flag
 from npgan.models import GANConfig
 from npgan.toy2d import N_SAMPLES, TOY_DATASETS, mode_coverage, sample_mixture
 from npgan.train import GANTrainer
@@ -92,10 +94,14 @@ def main(argv=None):
     p.add_argument("--d-hidden", type=int, nargs="+", metavar="WIDTH", help="D's hidden layers")
     p.add_argument("--out", default=os.path.join("runs", "toy2d"), help="output folder (default runs/toy2d)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_threads_flag(p, tuned=False)
     p.epilog = "defaults of the other flags, per dataset:\n" + "\n".join(
         f"  {name}: " + ", ".join(f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, tuple) else v}"
                                   for k, v in preset.items()) for name, preset in PRESETS.items())
     args = p.parse_args(argv)
+    _, threads_note = threads_for(args.threads, "numpy", tuned=False)
+    if not args.quiet:
+        print(threads_note)
     settings = {k: v if getattr(args, k) is None else getattr(args, k)
                 for k, v in PRESETS[args.dataset].items()}
     settings["g_hidden"], settings["d_hidden"] = tuple(settings["g_hidden"]), tuple(settings["d_hidden"])

@@ -24,6 +24,8 @@ from tqdm import tqdm
 
 from npgan.classifier import DATASETS, HIDDEN, Classifier, build_classifier, save_classifier, weights_path
 from npgan.data import DataError, batches, load_fashion_mnist, load_mnist, scale_images
+from npgan.demos.common import threads_for
+from npgan.demos.flags import add_threads_flag
 from npgan.losses import softmax_cross_entropy
 from npgan.optim import Adam
 
@@ -70,7 +72,11 @@ def main(argv=None):
                        help="replace the classifier that ships with npgan (used by npgan.metrics)")
     p.add_argument("--data-dir", default=None, help="read the IDX files from this folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_threads_flag(p, tuned=False)
     args = p.parse_args(argv)
+    _, threads_note = threads_for(args.threads, "numpy", tuned=False)
+    if not args.quiet:
+        print(threads_note)
     epochs = args.epochs or DEFAULT_EPOCHS[args.dataset]
     if epochs < 1 or args.batch_size < 1 or not args.lr > 0 or not 0 <= args.dropout < 1:
         p.error("need --epochs >= 1, --batch-size >= 1, --lr > 0 and 0 <= --dropout < 1")

@@ -190,3 +190,31 @@ def test_flatten_hands_back_the_batch_last_layout_with_the_same_numbers():
     assert dx.strides == x.strides                               # x's own layout
     layer(np.ascontiguousarray(x))                               # a C-order input: a view
     assert np.shares_memory(layer.backward(dout), dout)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_fast_ema_update_is_the_plain_one_bit_for_bit(n_threads):
+    """update_ema's chunked, threaded form against its loop over G's arrays, on a model
+    with an array larger than one chunk (the default GAN's 1024 x 784 layer)."""
+    from npgan.optim import CHUNK
+    from npgan.threads import set_threads
+    trainer = GANTrainer(GANConfig(), seed=0, ema=0.999)
+    assert max(p.data.size for p in trainer.G.parameters()) > CHUNK
+    rng = np.random.default_rng(1)
+    for v in trainer.G.state_dict().values():           # weights and BatchNorm statistics
+        v[...] = rng.uniform(0.5, 1.5, v.shape)
+    trainer.step = 1000
+    start = {k: v.copy() for k, v in trainer.G_ema.state_dict().items()}
+    set_threads(n_threads)
+    try:
+        trainer.update_ema()
+    finally:
+        set_threads(1)
+    fast = {k: v.copy() for k, v in trainer.G_ema.state_dict().items()}
+    for k, v in trainer.G_ema.state_dict().items():
+        v[...] = start[k]
+    trainer.fast = False
+    trainer.update_ema()
+    for k, v in trainer.G_ema.state_dict().items():
+        assert not np.array_equal(v, start[k]), k
+        assert np.array_equal(v, fast[k]), k
