@@ -49,14 +49,20 @@ def positive(kind):
 
 def threads_flag(text):
     """An argparse type for --threads: ``auto`` or a whole number >= 1."""
-    return text if text == "auto" else number(int)(text)
+    if text == "auto":
+        return text
+    try:
+        return number(int)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"expected auto or a whole number >= 1, got {text!r}") \
+            from None
 
 
 def add_threads_flag(p, tuned=True):
     """--threads N|auto (demos/common.py threads_for)."""
-    auto = ("start on every core this process may use and choose again from the measured "
-            "step times, so that a busy neighbour program does not stall training" if tuned
-            else "every core this process may use")
+    auto = ("time a few steps on every core this process may use and on one, keep the "
+            "faster, and time again when the step time moves, so that a busy neighbour "
+            "program does not stall training" if tuned else "every core this process may use")
     p.add_argument("--threads", type=threads_flag, default=None, metavar="N|auto",
                    help="CPU threads for the matrix products (BLAS) and the optimizer's passes. "
                         f"auto (the default): {auto}; N: exactly N, for runs that repeat "

@@ -161,3 +161,10 @@ def test_the_probes_never_change_the_run(tmp_path, monkeypatch):
     assert asked.count(1) >= 3                          # the start and two re-checks at least
     for a, b in zip(probed, plain):
         assert np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("bad", ["0", "-2", "abc", "1.5", "Auto"])
+def test_the_threads_flag_refuses_what_is_not_auto_or_a_count(bad, capsys):
+    from small_runs import demo
+    code, _, err = demo(capsys, "--threads", bad, "--max-steps", "1")
+    assert code == 2 and f"argument --threads: expected auto or a whole number >= 1, got '{bad}'" in err
