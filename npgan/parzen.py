@@ -27,7 +27,7 @@ readers compare with.
 import numpy as np
 
 SIGMAS = np.logspace(-1, 0, 10)          # the bandwidths the paper's code searches
-CHUNK = 1000                             # rows of x per distance block: (CHUNK, N) float64
+CHUNK = 250      # rows of x per distance block: (CHUNK, N) float64, 20 MB for N = 10,000
 
 
 def squared_distances(x, samples):
@@ -35,8 +35,11 @@ def squared_distances(x, samples):
 
     From |x|^2 + |s|^2 - 2 x.s: one matrix product instead of an (n, N, D) array."""
     x, s = np.asarray(x, np.float64), np.asarray(samples, np.float64)
-    d2 = (x * x).sum(1)[:, None] + (s * s).sum(1)[None, :] - 2 * (x @ s.T)
-    return np.maximum(d2, 0.0)                       # round-off can make tiny ones negative
+    d2 = x @ s.T                                                    # (n, N)
+    d2 *= -2
+    d2 += np.einsum("ij,ij->i", x, x)[:, None]                      # |x|^2, no (n, D) temporary
+    d2 += np.einsum("ij,ij->i", s, s)[None, :]                      # |s|^2
+    return np.maximum(d2, 0.0, out=d2)               # round-off can make tiny ones negative
 
 
 def logsumexp(a, axis):
@@ -65,10 +68,13 @@ def parzen_log_likelihood(samples, x, sigma, *, chunk=CHUNK):
 
 def choose_sigma(samples, valid, sigmas=SIGMAS):
     """The sigma of ``sigmas`` with the highest mean log-likelihood of ``valid`` (m, D).
-    Returns (sigma, {sigma: mean}); the distances are computed once for all sigmas."""
-    d2 = np.concatenate([squared_distances(valid[a:a + CHUNK], samples)
-                         for a in range(0, len(valid), CHUNK)])
-    means = {float(s): float(log_density(d2, s, valid.shape[1]).mean()) for s in sigmas}
+    Returns (sigma, {sigma: mean}); each block of distances is computed once for all sigmas."""
+    totals = dict.fromkeys(map(float, sigmas), 0.0)
+    for a in range(0, len(valid), CHUNK):            # one (CHUNK, N) block at a time
+        d2 = squared_distances(valid[a:a + CHUNK], samples)
+        for s in totals:
+            totals[s] += float(log_density(d2, s, valid.shape[1]).sum())
+    means = {s: total / len(valid) for s, total in totals.items()}
     return max(means, key=means.get), means
 
 
