@@ -43,6 +43,7 @@ import numpy as np  # noqa: E402
 
 from npgan.backend import BACKENDS, BackendError, load_backend, to_device, to_host  # noqa: E402
 from npgan.models import GANConfig  # noqa: E402
+from npgan.optim import CHUNK  # noqa: E402
 from npgan.threads import available_cores, blas_libraries, parallel_for, set_threads  # noqa: E402
 from npgan.train import GANTrainer  # noqa: E402
 
@@ -95,7 +96,7 @@ def floor_stepper(batch, xp):
     return step
 
 
-def with_optimizer_pass(step, n_weights, xp, chunk=1 << 17):
+def with_optimizer_pass(step, n_weights, xp, chunk=CHUNK):
     """``step`` followed by the memory traffic one optimizer step cannot avoid on
     ``n_weights`` float32 weights: read g, m, v, w; write m, v, w (module docstring)."""
     g, m, v, w = (xp.ones(n_weights, dtype=np.float32) for _ in range(4))

@@ -22,6 +22,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from npgan.data import DataError, load_fashion_mnist
+from npgan.threads import available_cores
 
 # (name, the command's module and flags, [(file the command writes, name in the gallery)])
 COMMANDS = [
@@ -37,11 +38,6 @@ COMMANDS = [
     ("toy2d", ["npgan.demos.toy2d", "--dataset", "ring"],
      [("toy2d_ring.png", "toy2d_ring.png")]),
 ]
-
-
-def cores():
-    """The cores this process may use (os.sched_getaffinity is Linux's; elsewhere all)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def command_line(args, folder):
@@ -70,7 +66,7 @@ def main(argv=None):
                    help="where the pictures go (default demos/gallery)")
     p.add_argument("--runs", default=os.path.join("runs", "gallery"),
                    help="where the runs write their folders and logs (default runs/gallery)")
-    p.add_argument("--jobs", type=int, default=min(2, cores()),
+    p.add_argument("--jobs", type=int, default=min(2, available_cores()),
                    help="commands run at once (default 2, or 1 on one core)")
     p.add_argument("--only", choices=[c[0] for c in COMMANDS], nargs="+",
                    help="remake only these pictures")

@@ -25,6 +25,7 @@ change made the step slower (10.3 ms).
 import os
 import statistics
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
 _pool = None                    # a ThreadPoolExecutor of n - 1 threads once set_threads(n > 1)
@@ -106,7 +107,8 @@ class ThreadTuner:
         self.candidates = sorted({cores, max(1, cores - 1), 1}, reverse=True)
         self.settle, self.probe_steps, self.window = settle, probe_steps, window
         self.drift, self.every, self.apply = drift, every, apply
-        self.steps, self.times, self.switches = 0, [], []
+        self.steps, self.switches = 0, []
+        self.times = deque(maxlen=window)               # the last ``window`` real steps
         self.current = self.reference = None
         self.due = "start"                              # why the next probe runs, or None
 
@@ -114,8 +116,6 @@ class ThreadTuner:
         """Record one real step's time; set ``due`` when a probe is needed."""
         self.steps += 1
         self.times.append(seconds)
-        if len(self.times) > self.window:
-            del self.times[0]
         if len(self.times) < self.window or self.steps % 10:
             return                                      # look every 10 steps
         now = statistics.median(self.times)
@@ -136,7 +136,8 @@ class ThreadTuner:
         self.apply(best)
         why, before = self.due, self.current
         self.current, self.reference, self.chosen_at = best, medians[best], self.steps
-        self.due, self.times = None, []
+        self.due = None
+        self.times.clear()
         if best == before:
             return None
         self.switches.append((self.steps, best, why))
