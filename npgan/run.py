@@ -43,7 +43,7 @@ from npgan.models import image_shape_of
 from npgan.plots import save_health_curves, save_image_grid, save_loss_curves
 from npgan.run_state import health_arrays
 from npgan.threads import timed
-from npgan.train import HISTORY_KEYS
+from npgan.train import HISTORY_KEYS, settings_arguments
 
 N_FIXED = 64
 MAX_EPOCH_OUTPUTS = 50              # at most this many per-epoch grids, checks and checkpoints
@@ -133,8 +133,8 @@ class Run:
                         continue
                     if trainer.step >= self.total_steps:
                         break
-                    self.check_batch(batch[0] if self.labels is not None else batch)
-                    batch = batch if self.labels is not None else (batch,)
+                    batch = batch if self.labels is not None else (batch,)   # (images[, labels])
+                    self.check_batch(batch[0])
                     if self.tuner and self.tuner.due:
                         self.tune_threads(batch)
                     step_start = time.perf_counter()
@@ -176,7 +176,7 @@ class Run:
         trained on ``batch`` and then dropped, so that the run's own steps are untouched."""
         t = self.trainer
         stand_in = type(t)(t.cfg, dtype=t.dtype, backend=t.xp, fast=t.fast,
-                           **{k: tuple(v) if k == "betas" else v for k, v in t.settings.items()})
+                           **settings_arguments(t.settings))
 
         def measure(steps):
             return [timed(stand_in.train_step, *batch)[1] for _ in range(steps)]

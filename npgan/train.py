@@ -30,6 +30,11 @@ HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
 _scratch = threading.local()            # update_ema's scratch chunk, one per thread
 
 
+def settings_arguments(settings):
+    """GANTrainer's keyword arguments from its ``settings`` dict (betas back to a tuple)."""
+    return {k: tuple(v) if k == "betas" else v for k, v in settings.items()}
+
+
 def ema_scratch(n, dtype):
     """A scratch array of n <= CHUNK elements of ``dtype``, this thread's own."""
     array = getattr(_scratch, "array", None)
@@ -340,8 +345,8 @@ class GANTrainer:
                                   "'gan' or 'cgan'")
         try:
             cfg = config_from_dict(meta["config"])
-            trainer = cls(cfg, dtype=np.dtype(meta["dtype"]).type, backend=xp, fast=fast, **{
-                k: tuple(v) if k == "betas" else v for k, v in meta["settings"].items()})
+            trainer = cls(cfg, dtype=np.dtype(meta["dtype"]).type, backend=xp, fast=fast,
+                          **settings_arguments(meta["settings"]))
             step = int(meta["step"])
             if cfg.conditional != (meta["kind"] == "cgan"):
                 raise ValueError(f"kind {meta['kind']!r} contradicts num_classes={cfg.num_classes}")
