@@ -44,6 +44,7 @@ import numpy as np  # noqa: E402
 from npgan.backend import BACKENDS, BackendError, load_backend, to_device, to_host  # noqa: E402
 from npgan.models import GANConfig  # noqa: E402
 from npgan.optim import CHUNK  # noqa: E402
+from npgan.memory import keep_freed_memory  # noqa: E402
 from npgan.threads import available_cores, blas_libraries, parallel_for, set_threads  # noqa: E402
 from npgan.train import GANTrainer  # noqa: E402
 
@@ -239,6 +240,7 @@ def main():
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
     set_threads(args.threads)
+    memory_note = keep_freed_memory()       # for every contender: it is one process
     # A device runs asynchronously: copying one number back waits for everything queued.
     wait = lambda: to_host(xp.zeros(1))                     # noqa: E731
     model = sys.modules[__name__]                           # this file's MLP steppers
@@ -277,7 +279,7 @@ def main():
           f"({available_cores()} usable), {time.strftime('%Y-%m-%d %H:%M')}; {args.model}, "
           f"{weights:,} weights; npgan on {args.backend}: NumPy {np.__version__}, "
           f"{args.threads} threads ({', '.join(blas_libraries())}; OPENBLAS_THREAD_TIMEOUT "
-          f"{os.environ.get('OPENBLAS_THREAD_TIMEOUT')}); {torch_note}")
+          f"{os.environ.get('OPENBLAS_THREAD_TIMEOUT')}); {torch_note}; {memory_note}")
 
     for batch in args.batch_sizes:
         steppers = {name: make(batch) for name, make in contenders.items()}

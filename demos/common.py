@@ -18,6 +18,7 @@ from npgan.demos.flags import DCGAN_EPOCHS, DEFAULTS, EMA, build_parser, plural
 from npgan.models import DCGANConfig, config_from_dict, image_shape_of, shape_fields
 from npgan.run import Run, TrainingDiverged
 from npgan.run_state import load_run
+from npgan.memory import keep_freed_memory
 from npgan.threads import ThreadTuner, available_cores, blas_libraries, set_threads
 from npgan.train import GANTrainer
 
@@ -111,6 +112,7 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         DCGAN_EPOCHS if isinstance(trainer.cfg, DCGANConfig) and not default_steps
         else default_epochs)
     tuner, threads_note = threads_for(args.threads, info["backend"])
+    memory_note = keep_freed_memory()                   # npgan/memory.py: reuse freed arrays
     run = Run(trainer, scale_images(images, low=trainer.cfg.pixel_low), out,
               batch_size=info["batch_size"],
               epochs=info["epochs"], max_steps=args.max_steps, checkpoint_every=args.checkpoint_every,
@@ -138,6 +140,7 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
           f"{resumed}); "
           f"outputs in {os.path.abspath(out)}")
     print(threads_note)
+    print(memory_note)
     try:
         seconds = run.train()
     except TrainingDiverged as e:
