@@ -298,3 +298,52 @@ def test_col2im_in_channel_blocks_equals_one_pass_over_all_channels():
             plain[:, i:i + s * 7:s, j:j + s * 7:s, :] += c6[:, i, j]
     fast = col2im(cols, (N, C, H, W), (k, k), s, p)
     assert np.array_equal(fast, plain[:, p:p + H, p:p + W].transpose(3, 0, 1, 2))
+
+
+@settings(max_examples=40)
+@given(conv_setups(), st.integers(2, 9), st.integers(2, 3))
+def test_im2col_and_col2im_on_threads_equal_one_thread(c, channels, n_threads):
+    """The threaded fast paths (channel blocks on every thread) give the one-thread functions'
+    numbers bit for bit, for any size, stride, padding and channel count (odd ones too)."""
+    from npgan.nn.conv import col2im, im2col
+    from npgan.threads import set_threads
+    rng = np.random.default_rng(c["seed"])
+    N, H, W, k, s, p = c["N"], c["H"], c["W"], c["kernel"], c["stride"], c["padding"]
+    x = rng.standard_normal((N, channels, H, W)).astype(np.float32)
+    cols_shape = im2col(x, k, s, p).shape
+    dcols = rng.standard_normal(cols_shape).astype(np.float32)
+    results = []
+    try:
+        for threads in (1, n_threads):
+            set_threads(threads)
+            results.append((im2col(x, k, s, p), col2im(dcols, x.shape, k, s, p)))
+    finally:
+        set_threads(1)                      # the suite's setting (tests/conftest.py)
+    (cols1, dx1), (cols2, dx2) = results
+    assert np.array_equal(cols1, cols2) and np.array_equal(dx1, dx2)
+    assert np.array_equal(cols1, ref_im2col(x, k, s, p))
+    assert np.array_equal(dx1, ref_col2im(dcols, x.shape, k, s, p))
+
+
+def ref_im2col(x, kernel, s, p):
+    """im2col's definition, entry by entry: cols[(c, i, j), (oh, ow, n)] = x_pad[n, c, ...]."""
+    (kh, kw), (N, C, H, W) = kernel, x.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+    OH, OW = (H + 2 * p - kh) // s + 1, (W + 2 * p - kw) // s + 1
+    cols = np.empty((C, kh, kw, OH, OW, N), x.dtype)
+    for c, i, j, oh, ow in np.ndindex(C, kh, kw, OH, OW):
+        cols[c, i, j, oh, ow] = xp[:, c, oh * s + i, ow * s + j]
+    return cols.reshape(C * kh * kw, OH * OW * N)
+
+
+def ref_col2im(cols, x_shape, kernel, s, p):
+    """col2im's definition: each entry added onto the pixel it was copied from, in the
+    order (i, j) that col2im adds (float32 sums depend on the order)."""
+    (kh, kw), (N, C, H, W) = kernel, x_shape
+    OH, OW = (H + 2 * p - kh) // s + 1, (W + 2 * p - kw) // s + 1
+    c6 = cols.reshape(C, kh, kw, OH, OW, N)
+    x_pad = np.zeros((N, C, H + 2 * p, W + 2 * p), cols.dtype)
+    for i, j in np.ndindex(kh, kw):
+        for oh, ow in np.ndindex(OH, OW):
+            x_pad[:, :, oh * s + i, ow * s + j] += c6[:, i, j, oh, ow].T
+    return x_pad[:, :, p:p + H, p:p + W]

@@ -55,3 +55,19 @@ def test_image_stack(staged, rng):
     errors = assert_grads_match(net, 5 * rng.standard_normal(IMAGES) + 12,
                                 label="Sequential (N, C, H, W)")
     assert len(errors) == 1 + 4                              # x and two (gamma, beta) pairs
+
+
+def test_dropout_keeps_a_convolutions_batch_last_layout(rng):
+    """A batch-last input (a convolution's output, npgan/nn/conv.py) gets its mask stored
+    batch-last too: the same mask and the same products as for a C-ordered input, in x's
+    layout; so is the backward's, for a batch-last upstream gradient."""
+    chwn = rng.standard_normal((2, 4, 5, 3)).astype(np.float32)      # (C, H, W, N) memory
+    x = chwn.transpose(3, 0, 1, 2)                                   # (N, C, H, W) view
+    fast, plain = Dropout(0.4, rng=np.random.default_rng(7)), Dropout(0.4, rng=np.random.default_rng(7))
+    y, y_plain = fast(x), plain(np.ascontiguousarray(x))
+    assert np.array_equal(y, y_plain)                                # the same numbers
+    assert y.strides == x.strides                                    # in x's layout
+    dout = rng.standard_normal((2, 4, 5, 3)).astype(np.float32).transpose(3, 0, 1, 2)
+    dx = fast.backward(dout)
+    assert np.array_equal(dx, plain.backward(np.ascontiguousarray(dout)))
+    assert dx.strides == x.strides
