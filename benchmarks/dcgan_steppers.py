@@ -1,14 +1,18 @@
-"""The DCGAN contenders of ``train_step.py --model dcgan``: npgan, PyTorch and the floor,
-each doing one training step of the same DCGAN (npgan/models/dcgan.py's CLASSIC layout, the
-DCGAN paper's at 28 x 28; the demo's default is a smaller, tuned one):
+"""The DCGAN contenders of ``train_step.py --model dcgan`` and ``--model dcgan-demo``: npgan,
+PyTorch and the floor, each doing one training step of the same DCGAN. ``dcgan`` is
+npgan/models/dcgan.py's CLASSIC layout, the DCGAN paper's at 28 x 28 (the issue's):
 
     G: Linear 100 -> 128*7*7 (no bias), BatchNorm1d, ReLU, ConvTranspose 128 -> 64 k4 s2 p1,
        BatchNorm2d, ReLU, ConvTranspose 64 -> 1 k4 s2 p1, Tanh
     D: Conv 1 -> 64 k4 s2 p1, LeakyReLU 0.2, Conv 64 -> 128 k4 s2 p1 (no bias), BatchNorm2d,
        LeakyReLU 0.2, Linear 6272 -> 1
 
-Adam (2e-4, betas 0.5/0.999), BCE on logits, real and fake in separate D batches (D has
-BatchNorm), the non-saturating G loss through the updated D.
+``dcgan-demo`` is the network ``python -m npgan.demos.mnist --model dcgan`` trains (the
+default DCGANConfig): channels (64, 32) in G and (32, 64) in D, and in D dropout 0.3 after
+each LeakyReLU instead of BatchNorm.
+
+Adam (2e-4, betas 0.5/0.999), BCE on logits, real and fake in separate D batches, the
+non-saturating G loss through the updated D.
 """
 
 import numpy as np
@@ -18,45 +22,46 @@ from npgan.models import DCGANConfig
 from npgan.models.dcgan import CLASSIC
 from npgan.train import GANTrainer
 
-CFG = DCGANConfig(**CLASSIC)
+CONFIGS = {"dcgan": DCGANConfig(**CLASSIC), "dcgan-demo": DCGANConfig()}
 
 
-def npgan_stepper(batch, xp, fast=True):
-    trainer = GANTrainer(CFG, seed=0, backend=xp, fast=fast)
-    real = np.random.default_rng(0).uniform(-1, 1, (batch, CFG.image_dim)).astype(np.float32)
+def npgan_stepper(batch, xp, fast=True, cfg=CONFIGS["dcgan"]):
+    trainer = GANTrainer(cfg, seed=0, backend=xp, fast=fast)
+    real = np.random.default_rng(0).uniform(-1, 1, (batch, cfg.image_dim)).astype(np.float32)
     real = to_device(real, xp)                              # once, outside the timed steps
     return lambda: trainer.train_step(real)
 
 
-def matmul_shapes(batch):
+def matmul_shapes(batch, cfg=CONFIGS["dcgan"]):
     """(M, K, N) of every matrix product one step needs, in im2col form: a convolution of
     C -> F channels, kernel k, to an OH x OW output is (F, C*k*k) @ (C*k*k, OH*OW*B) forward,
     the same sizes again for its weight gradient and for its input gradient."""
-    b = batch
-    g = [(b, 100, 6272),                 # Linear: forward; dW (no dx: z is noise)
-         (100, b, 6272),
-         (1024, 128, 49 * b),            # ConvTranspose 128 -> 64: forward is W.T @ x, col2im
-         (128, 49 * b, 1024),            #   dW
-         (128, 1024, 49 * b),            #   dx = W @ im2col(dout)
-         (16, 64, 196 * b),              # ConvTranspose 64 -> 1: forward, dW, dx
-         (64, 196 * b, 16),
-         (64, 16, 196 * b)]
-    d_forward = [(64, 16, 196 * b), (128, 1024, 49 * b), (b, 6272, 1)]
-    d_weight = [(64, 196 * b, 16), (128, 49 * b, 1024), (6272, b, 1)]
-    d_input = [(1024, 128, 49 * b), (b, 1, 6272)]           # conv2's and the Linear's
-    d_input_first = [(16, 64, 196 * b)]                     # conv1's: only the G step needs it
+    b, z = batch, cfg.latent_dim
+    (g1, g2), (d1, d2) = cfg.g_channels, cfg.d_channels
+    g = [(b, z, g1 * 49),                # Linear: forward; dW (no dx: z is noise)
+         (z, b, g1 * 49),
+         (g2 * 16, g1, 49 * b),          # ConvTranspose g1 -> g2: forward is W.T @ x, col2im
+         (g1, 49 * b, g2 * 16),          #   dW
+         (g1, g2 * 16, 49 * b),          #   dx = W @ im2col(dout)
+         (16, g2, 196 * b),              # ConvTranspose g2 -> 1: forward, dW, dx
+         (g2, 196 * b, 16),
+         (g2, 16, 196 * b)]
+    d_forward = [(d1, 16, 196 * b), (d2, d1 * 16, 49 * b), (b, d2 * 49, 1)]
+    d_weight = [(d1, 196 * b, 16), (d2, 49 * b, d1 * 16), (d2 * 49, b, 1)]
+    d_input = [(d1 * 16, d2, 49 * b), (b, 1, d2 * 49)]      # conv2's and the Linear's
+    d_input_first = [(16, d1, 196 * b)]                     # conv1's: only the G step needs it
     # D step: two forwards (real, fake), two backwards with weight and input gradients
     # (but none into the images); G step: D forward, input gradients only, then G's backward.
     return (2 * d_forward + 2 * d_weight + 2 * d_input
             + d_forward + d_input + d_input_first + g)
 
 
-def floor_stepper(batch, xp):
+def floor_stepper(batch, xp, cfg=CONFIGS["dcgan"]):
     """Only the matrix products of ``matmul_shapes``, on random float32 arrays."""
     rng = np.random.default_rng(0)
     pairs = [(to_device(rng.standard_normal((m, k)).astype(np.float32), xp),
               to_device(rng.standard_normal((k, n)).astype(np.float32), xp))
-             for m, k, n in matmul_shapes(batch)]
+             for m, k, n in matmul_shapes(batch, cfg)]
 
     def step():
         for a, b in pairs:
@@ -64,20 +69,24 @@ def floor_stepper(batch, xp):
     return step
 
 
-def torch_stepper(batch, device):
+def torch_stepper(batch, device, cfg=CONFIGS["dcgan"]):
     import torch
     from torch import nn
 
     torch.manual_seed(0)
+    (g1, g2), (d1, d2), z = cfg.g_channels, cfg.d_channels, cfg.latent_dim
     G = nn.Sequential(
-        nn.Linear(100, 128 * 7 * 7, bias=False), nn.BatchNorm1d(128 * 7 * 7), nn.ReLU(),
-        nn.Unflatten(1, (128, 7, 7)),
-        nn.ConvTranspose2d(128, 64, 4, 2, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU(),
-        nn.ConvTranspose2d(64, 1, 4, 2, 1), nn.Tanh()).to(device)
+        nn.Linear(z, g1 * 7 * 7, bias=False), nn.BatchNorm1d(g1 * 7 * 7), nn.ReLU(),
+        nn.Unflatten(1, (g1, 7, 7)),
+        nn.ConvTranspose2d(g1, g2, 4, 2, 1, bias=False), nn.BatchNorm2d(g2), nn.ReLU(),
+        nn.ConvTranspose2d(g2, 1, 4, 2, 1), nn.Tanh()).to(device)
+    drop = [nn.Dropout(cfg.d_dropout)] if cfg.d_dropout else []
+    bn = [nn.BatchNorm2d(d2)] if cfg.d_batchnorm else []
     D = nn.Sequential(
-        nn.Conv2d(1, 64, 4, 2, 1), nn.LeakyReLU(0.2),
-        nn.Conv2d(64, 128, 4, 2, 1, bias=False), nn.BatchNorm2d(128), nn.LeakyReLU(0.2),
-        nn.Flatten(), nn.Linear(128 * 7 * 7, 1)).to(device)
+        nn.Conv2d(1, d1, 4, 2, 1), nn.LeakyReLU(cfg.slope), *drop,
+        nn.Conv2d(d1, d2, 4, 2, 1, bias=not bn), *bn, nn.LeakyReLU(cfg.slope),
+        *([nn.Dropout(cfg.d_dropout)] if drop else []),
+        nn.Flatten(), nn.Linear(d2 * 7 * 7, 1)).to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     loss = nn.BCEWithLogitsLoss()
@@ -85,7 +94,7 @@ def torch_stepper(batch, device):
     ones, zeros = torch.ones(batch, 1, device=device), torch.zeros(batch, 1, device=device)
 
     def step():
-        fake = G(torch.randn(batch, 100, device=device))
+        fake = G(torch.randn(batch, z, device=device))
         opt_d.zero_grad()
         d_loss = loss(D(real), ones) + loss(D(fake.detach()), zeros)
         d_loss.backward()

@@ -1,14 +1,15 @@
 """Time one GAN training step: npgan, PyTorch (CPU, eager) and two floors; and the main
 command's step as a user runs it.
 
-    python benchmarks/train_step.py [--model mlp|dcgan] [--batch-sizes 64 256] [--repeats 7]
+    python benchmarks/train_step.py [--model mlp|dcgan|dcgan-demo] [--batch-sizes 64 256] [--repeats 7]
                                     [--steps 30] [--threads N] [--backend numpy|cupy] [--plain]
                                     [--cli] [--cli-threads auto 1]
 
 All contenders do the same work in float32: a D step on a real and a fake batch, then a G step
 with the non-saturating loss through D, with Adam. ``--model mlp`` (default) is the default
 MNIST GAN (z 100; G 128-256-512-1024-784 with BatchNorm; D 784-512-256-1); ``--model dcgan``
-is the default DCGAN (see dcgan_steppers.py). Each is timed as `repeats` runs of `steps`
+is the DCGAN paper's layout, ``--model dcgan-demo`` the demo's default DCGAN (see
+dcgan_steppers.py). Each is timed as `repeats` runs of `steps`
 steps, interleaved so that machine noise hits them alike; the medians are compared.
 
 - npgan: ``GANTrainer.train_step`` on ``--threads`` threads (default: every core this process
@@ -36,6 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
+from types import SimpleNamespace
 
 os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "20")     # as the demos do, before NumPy
 
@@ -198,8 +201,9 @@ def time_cli(settings, repeats, short=200, long=1200):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", choices=("mlp", "dcgan"), default="mlp",
-                   help="the fully connected GAN (default) or the DCGAN")
+    p.add_argument("--model", choices=("mlp", "dcgan", "dcgan-demo"), default="mlp",
+                   help="the fully connected GAN (default); the DCGAN paper's layout (dcgan); "
+                        "or the DCGAN that python -m npgan.demos.mnist --model dcgan trains")
     p.add_argument("--plain", action="store_true",
                    help="also time npgan's plain step (GANTrainer(fast=False))")
     p.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256], metavar="B",
@@ -244,8 +248,12 @@ def main():
     # A device runs asynchronously: copying one number back waits for everything queued.
     wait = lambda: to_host(xp.zeros(1))                     # noqa: E731
     model = sys.modules[__name__]                           # this file's MLP steppers
-    if args.model == "dcgan":
-        import dcgan_steppers as model                      # benchmarks/dcgan_steppers.py
+    if args.model != "mlp":
+        import dcgan_steppers                               # benchmarks/dcgan_steppers.py
+        cfg = dcgan_steppers.CONFIGS[args.model]
+        model = SimpleNamespace(CFG=cfg, **{name: partial(getattr(dcgan_steppers, name), cfg=cfg)
+                                            for name in ("npgan_stepper", "floor_stepper",
+                                                         "torch_stepper")})
     weights = n_weights(model)
     contenders = {"npgan": lambda b: model.npgan_stepper(b, xp),
                   "floor": lambda b: model.floor_stepper(b, xp),

@@ -10,7 +10,7 @@ import pytest
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "train_step.py"
 
 
-@pytest.mark.parametrize("model", ["mlp", "dcgan"])
+@pytest.mark.parametrize("model", ["mlp", "dcgan", "dcgan-demo"])
 def test_train_step_benchmark_runs(model):
     done = subprocess.run([sys.executable, str(SCRIPT), "--model", model, "--batch-sizes", "2", "3",
                            "--repeats", "1", "--steps", "1", "--plain"],
