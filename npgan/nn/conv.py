@@ -27,6 +27,10 @@ is already in that layout. Outputs are (N, C, H, W) views of (C, H, W, N) memory
 operations keep an input's layout, so activations and BatchNorm pass it along, and the next
 layer reads it without a transpose. Any (N, C, H, W) array is accepted; one in another layout
 costs one transposing copy.
+
+Threads. With more than one (npgan.threads.set_threads), im2col and col2im hand blocks of
+channels to every thread (``im2col_threaded``, and col2im's block loop): each number is
+copied or summed exactly as on one thread, so the results are identical (tests/test_conv.py).
 """
 
 import numpy as np
