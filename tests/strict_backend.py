@@ -101,6 +101,7 @@ class StrictArray:
         return StrictArray(self.a.reshape(*shape))
 
     strides = property(lambda self: self.a.strides)             # bytes, as on CuPy
+    flags = property(lambda self: self.a.flags)                 # .c_contiguous, as on CuPy
 
     def transpose(self, *axes):
         return StrictArray(self.a.transpose(*axes))
