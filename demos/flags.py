@@ -10,7 +10,7 @@ from npgan.models import MODELS
 from npgan.train import OPTIMIZERS
 
 DEFAULTS = {"batch_size": 64, "lr": 2e-4, "latent_dim": 100, "seed": 0, "optimizer": "adam"}
-DCGAN_EPOCHS = 14           # the DCGAN's default: about 10 minutes on 2 CPU cores (README)
+DCGAN_EPOCHS = 14           # the DCGAN's default: about 9 minutes on 2 CPU cores (README)
 EMA = 0.999        # the default average of G's weights (Yazici et al. 2019; README "Results")
 
 

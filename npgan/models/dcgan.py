@@ -28,9 +28,9 @@ Shapes after every layer of the default networks (batch N, latent 100):
 
 ``CLASSIC`` is the DCGAN paper's layout at this size, the one benchmarks/ times against
 PyTorch: channels (128, 64) and (64, 128), and BatchNorm2d (no bias) after D's second
-convolution instead of dropout. The defaults above were chosen for a run of about 9 minutes
-on 2 CPU cores by these measurements (MNIST, 9,000 steps, batch 64, one BLAS thread, Adam
-2e-4 / (0.5, 0.999); classifier score and Frechet distance of npgan.evaluate):
+convolution instead of dropout. The defaults above were chosen by these measurements (MNIST,
+9,000 steps, batch 64, one BLAS thread, Adam 2e-4 / (0.5, 0.999); classifier score and
+Frechet distance of npgan.evaluate):
 
     half the channels, BatchNorm in D          D(x) ~0.85, D(G(z)) ~0.15    6.52   98.4
     half the channels, no BatchNorm in D,
@@ -42,7 +42,13 @@ on 2 CPU cores by these measurements (MNIST, 9,000 steps, batch 64, one BLAS thr
 
 Half the channels take 2.7x less time a step than CLASSIC. With BatchNorm, D sees a batch of
 only real and then only fake images and can tell them apart by the batch's statistics: it
-wins (the first row). The default run, with G_ema and 9 epochs, is the README's row.
+wins (the first row). The default run, with G_ema, is the README's row. It was 9 epochs
+until the step went from 52-84 ms to 41 ms on 2 cores (npgan/memory.py, and Dropout keeping
+a convolution's memory layout); then, measured the same way (one thread each, two at once):
+
+    the default network, 9 epochs (8,433 steps)                             6.92   78.9
+    the default network, 14 epochs (13,118 steps): the new default          7.14   68.9
+    G at the paper's channels (128, 64), 11 epochs (10,307 steps; 1.0 GB)   7.13   66.4
 
 Other image sizes: for C x H x W images (``image_shape``, see config.py) G's Linear goes to
 c1 x H/4 x W/4, its last layer makes C channels, and D's first convolution takes C channels;
