@@ -71,3 +71,13 @@ def test_dropout_keeps_a_convolutions_batch_last_layout(rng):
     dx = fast.backward(dout)
     assert np.array_equal(dx, plain.backward(np.ascontiguousarray(dout)))
     assert dx.strides == x.strides
+
+
+@pytest.mark.parametrize("p", [0.1, 0.3, 0.5, 0.77])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_dropout_mask_is_keep_over_one_minus_p(p, dtype):
+    """make_mask's one-pass product gives exactly (u >= p) / (1 - p) cast to the dtype."""
+    mask = Dropout(p, rng=np.random.default_rng(4)).make_mask((5, 6, 7), dtype)
+    keep = np.random.default_rng(4).random((5, 6, 7)) >= p
+    assert mask.dtype == dtype
+    assert np.array_equal(mask, (keep / (1 - p)).astype(dtype))

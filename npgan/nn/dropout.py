@@ -29,7 +29,8 @@ class Dropout(Module):
     def make_mask(self, shape, dtype):
         """Draw a fresh mask of ``shape``: 0 with probability p, else 1 / (1 - p)."""
         keep = self.rng.random(shape) >= self.p                 # True with probability 1 - p
-        return keep * np.dtype(dtype).type(1 / (1 - self.p))    # one pass, straight to dtype
+        # keep * 1/(1 - p) in dtype, in one pass: the same values as (keep / (1 - p)).astype(dtype)
+        return keep * np.dtype(dtype).type(1 / (1 - self.p))
 
     def forward(self, x):                    # x: any shape -> y: x's shape
         """cache: mask (x's shape, x's dtype), or the scalar 1 in eval mode or with p = 0."""
