@@ -59,6 +59,14 @@ def test_parallel_for_reraises_a_worker_error(two_threads):
         parallel_for(fail, range(20))
 
 
+def test_parallel_for_inside_parallel_for_finishes(two_threads):
+    """A parallel_for inside another (im2col inside some future threaded layer) runs its
+    inner loop plainly on a pool thread instead of waiting on the busy pool for ever."""
+    seen = []
+    parallel_for(lambda i: parallel_for(lambda j: seen.append((i, j)), range(5)), range(4))
+    assert sorted(seen) == [(i, j) for i in range(4) for j in range(5)]
+
+
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2"])
 def test_set_threads_rejects_bad_counts(bad):
     with pytest.raises(ValueError, match="threads"):
