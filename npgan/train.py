@@ -273,7 +273,7 @@ class GANTrainer:
         parallel_for(update, [(a.reshape(-1)[i:i + CHUNK], n.reshape(-1)[i:i + CHUNK])
                               for a, n in pairs for i in range(0, a.size, CHUNK)])
 
-    def sample(self, z, labels=None, batch_size=1000):
+    def sample(self, z, labels=None, batch_size=250):
         """Images G(z) (or G(z, labels)) in eval mode, using BatchNorm's running statistics;
         from the averaged generator G_ema when the trainer keeps one (``ema``).
 
@@ -283,7 +283,10 @@ class GANTrainer:
         pixels p in [0, 1] (``cfg.output == "sigmoid"``) come back as 2p - 1, so that grids,
         metrics and ``npgan.sample`` read every G's images in one range. G runs on
         ``batch_size`` rows at a time, so its activations stay small for any n (eval mode makes
-        each row independent of the others). Training mode is restored afterwards.
+        each row independent of the others; 250 and 1000 rows give the same bits here,
+        tests/test_train.py). 250 rows keep a DCGAN's im2col matrices small: scoring 10,000
+        samples of the ``upsample="nearest"`` DCGAN peaked at 2.75 GB with 1000, 810 MB now.
+        Training mode is restored afterwards.
         """
         if self.conditional != (labels is not None):
             raise ValueError("labels are required for a conditional GAN" if self.conditional
