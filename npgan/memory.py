@@ -8,10 +8,11 @@ asks malloc to keep blocks of up to 32 MB (its largest setting) inside the proce
 and never to shrink its heap, so each step reuses the last step's memory.
 
 Nothing changes but where arrays live: every number computed is the same, bit for bit
-(tests/test_memory.py trains with and without it). Measured (DCGAN benchmark layout,
-batch 64, 2 cores, quiet, 2026-12-01; benchmarks/README.md): 98-118 ms a step before,
-82-87 ms after. The fully connected GAN's arrays are smaller: no measurable change. The cost
-is that the process keeps its peak heap until it exits.
+(tests/test_memory.py trains with and without it). Measured on 2026-12-01, batch 64,
+2 cores, quiet, each alone in a process: the DCGAN paper's layout (benchmarks/) 98-130 ms a
+step before, 88 ms after; the demo's DCGAN 84 ms before, 51 ms after. The fully connected
+GAN's arrays are smaller: no measurable change. The cost is that the process keeps its peak
+heap until it exits (the demos' peaks did not move: 761 MB for the DCGAN, as before).
 
 It works through glibc's ``mallopt`` (Linux); elsewhere, or when the MALLOC_* environment
 variables already choose these settings, it does nothing and says so.
