@@ -25,7 +25,16 @@ from npgan.train import GANTrainer
 CONFIGS = {"dcgan": DCGANConfig(**CLASSIC), "dcgan-demo": DCGANConfig()}
 
 
+def check_supported(cfg):
+    """The PyTorch twin and the floor below are written for 28 x 28 grey images, transposed
+    convolutions and no labels; refuse anything else rather than time another network."""
+    if cfg.image_dim != 784 or cfg.upsample != "transpose" or cfg.conditional:
+        raise ValueError("dcgan_steppers times 28 x 28 grey, unconditional DCGANs with "
+                         f"transposed convolutions, got {cfg}")
+
+
 def npgan_stepper(batch, xp, fast=True, cfg=CONFIGS["dcgan"]):
+    check_supported(cfg)
     trainer = GANTrainer(cfg, seed=0, backend=xp, fast=fast)
     real = np.random.default_rng(0).uniform(-1, 1, (batch, cfg.image_dim)).astype(np.float32)
     real = to_device(real, xp)                              # once, outside the timed steps
@@ -36,6 +45,7 @@ def matmul_shapes(batch, cfg=CONFIGS["dcgan"]):
     """(M, K, N) of every matrix product one step needs, in im2col form: a convolution of
     C -> F channels, kernel k, to an OH x OW output is (F, C*k*k) @ (C*k*k, OH*OW*B) forward,
     the same sizes again for its weight gradient and for its input gradient."""
+    check_supported(cfg)
     b, z = batch, cfg.latent_dim
     (g1, g2), (d1, d2) = cfg.g_channels, cfg.d_channels
     g = [(b, z, g1 * 49),                # Linear: forward; dW (no dx: z is noise)
@@ -73,6 +83,7 @@ def torch_stepper(batch, device, cfg=CONFIGS["dcgan"]):
     import torch
     from torch import nn
 
+    check_supported(cfg)
     torch.manual_seed(0)
     (g1, g2), (d1, d2), z = cfg.g_channels, cfg.d_channels, cfg.latent_dim
     G = nn.Sequential(

@@ -14,8 +14,9 @@ step before, 88 ms after; the demo's DCGAN 84 ms before, 51 ms after. The fully 
 GAN's arrays are smaller: no measurable change. The cost is that the process keeps its peak
 heap until it exits (the demos' peaks did not move: 761 MB for the DCGAN, as before).
 
-It works through glibc's ``mallopt`` (Linux); elsewhere, or when the MALLOC_* environment
-variables already choose these settings, it does nothing and says so.
+It works through glibc's ``mallopt`` (Linux); elsewhere, or when the environment already
+sets glibc's malloc thresholds (MALLOC_MMAP_THRESHOLD_, MALLOC_TRIM_THRESHOLD_, or a
+glibc.malloc tunable in GLIBC_TUNABLES), it does nothing and says so.
 """
 
 import ctypes
@@ -39,14 +40,15 @@ def keep_freed_memory():
 
 
 def _set_malloc_options():
-    if any(v in os.environ for v in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_")):
+    if (any(v in os.environ for v in ("MALLOC_MMAP_THRESHOLD_", "MALLOC_TRIM_THRESHOLD_"))
+            or "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", "")):
         return "memory: malloc settings from the environment"
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+    if platform.system() != "Linux":
         return "memory: not glibc, malloc left as it is"
     libc = ctypes.CDLL(None)
     mallopt = getattr(libc, "mallopt", None)
-    if mallopt is None:
-        return "memory: no mallopt, malloc left as it is"
+    if getattr(libc, "gnu_get_libc_version", None) is None or mallopt is None:
+        return "memory: not glibc, malloc left as it is"      # musl has no gnu_get_libc_version
     mallopt.argtypes, mallopt.restype = (ctypes.c_int, ctypes.c_int), ctypes.c_int
     # Setting either value also turns off glibc's own moving threshold, which would otherwise
     # start at 128 KB and hand every larger block back until a large enough one is freed.

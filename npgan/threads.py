@@ -12,7 +12,8 @@ over every weight, 3.3 of the default GAN's 10 ms step on 2 cores) run on the ca
   n - 1 pool threads, so a thread slowed by another program does fewer of them. NumPy
   releases the GIL inside its loops, so the passes really run at once. Each item must touch
   only its own slice of the arrays; then the result is bit-for-bit the plain loop's, whatever
-  the thread count (tests/test_threads.py).
+  the thread count (tests/test_threads.py). A parallel_for inside another runs its items on
+  the thread that called it (the pool is busy with the outer one).
 - ``ThreadTuner`` is ``--threads auto``: it chooses the count from measured step times.
 
 Measured (default MNIST GAN, batch 64, 2 cores, quiet; benchmarks/README.md has the runs):
@@ -31,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 _pool = None                    # a ThreadPoolExecutor of n - 1 threads once set_threads(n > 1)
 _threads = 1
+_on_pool = threading.local()    # .yes on a pool thread while it runs a parallel_for's items
 
 
 def available_cores():
@@ -68,7 +70,7 @@ def get_threads():
 
 def parallel_for(fn, items):
     """Call ``fn(item)`` for every item; on ``get_threads()`` threads (module docstring)."""
-    if _pool is None or threading.current_thread().name.startswith("npgan"):
+    if _pool is None or getattr(_on_pool, "yes", False):
         for item in items:              # (on a pool thread: plainly, never waiting on the pool)
             fn(item)
         return
@@ -79,7 +81,14 @@ def parallel_for(fn, items):
     def work():
         for item in todo:
             fn(item)
-    helpers = [_pool.submit(work) for _ in range(_threads - 1)]
+
+    def helper():                       # a pool thread: a nested parallel_for runs plainly
+        _on_pool.yes = True
+        try:
+            work()
+        finally:
+            _on_pool.yes = False
+    helpers = [_pool.submit(helper) for _ in range(_threads - 1)]
     work()
     for h in helpers:
         h.result()                          # re-raises an exception from a helper

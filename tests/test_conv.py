@@ -305,6 +305,7 @@ def test_col2im_in_channel_blocks_equals_one_pass_over_all_channels():
 def test_im2col_and_col2im_on_threads_equal_one_thread(c, channels, n_threads):
     """The threaded fast paths (channel blocks on every thread) give the one-thread functions'
     numbers bit for bit, for any size, stride, padding and channel count (odd ones too)."""
+    from npgan.nn import conv
     from npgan.nn.conv import col2im, im2col
     from npgan.threads import set_threads
     rng = np.random.default_rng(c["seed"])
@@ -312,13 +313,15 @@ def test_im2col_and_col2im_on_threads_equal_one_thread(c, channels, n_threads):
     x = rng.standard_normal((N, channels, H, W)).astype(np.float32)
     cols_shape = im2col(x, k, s, p).shape
     dcols = rng.standard_normal(cols_shape).astype(np.float32)
-    results = []
+    results, block_bytes = [], conv.BLOCK_BYTES
     try:
+        conv.BLOCK_BYTES = 1                # col2im's blocks: one channel each, so they split
         for threads in (1, n_threads):
             set_threads(threads)
             results.append((im2col(x, k, s, p), col2im(dcols, x.shape, k, s, p)))
     finally:
         set_threads(1)                      # the suite's setting (tests/conftest.py)
+        conv.BLOCK_BYTES = block_bytes
     (cols1, dx1), (cols2, dx2) = results
     assert np.array_equal(cols1, cols2) and np.array_equal(dx1, dx2)
     assert np.array_equal(cols1, ref_im2col(x, k, s, p))

@@ -207,3 +207,24 @@ def test_conditional_defaults_to_a_projection_d_for_the_mlp_only(tmp_path, capsy
     concat.write_text('{"model": {"num_classes": 10, "d_label": "concat"}}')
     assert d_label("--config", str(concat)) == "concat"            # a file's choice wins
     assert d_label("--model", "dcgan") in (None, "concat")          # the DCGAN has its own
+
+
+def test_dcgan_training_is_the_same_on_one_thread_and_two():
+    """The README's DCGAN rows carry --threads 1 and were also measured with --threads auto
+    (two threads): the same numbers. Here OpenBLAS gives these products the same bits on
+    one thread and two, and npgan's threaded passes (im2col, col2im, the optimizer, the
+    weight average) never change a sum's order. Three steps of the default DCGAN, batch 64."""
+    from npgan.threads import set_threads
+    real = np.random.default_rng(0).uniform(-1, 1, (64, 784)).astype(np.float32)
+    weights = []
+    try:
+        for n in (1, 2):
+            set_threads(n)
+            trainer = GANTrainer(DCGANConfig(), seed=0, ema=0.999)
+            for _ in range(3):
+                trainer.train_step(real)
+            weights.append([p.data.copy() for p in trainer.G.parameters() + trainer.D.parameters()
+                            + trainer.G_ema.parameters()])
+    finally:
+        set_threads(1)                      # the suite's setting (tests/conftest.py)
+    assert all(np.array_equal(a, b) for a, b in zip(*weights))

@@ -62,8 +62,15 @@ def test_parallel_for_reraises_a_worker_error(two_threads):
 def test_parallel_for_inside_parallel_for_finishes(two_threads):
     """A parallel_for inside another (im2col inside some future threaded layer) runs its
     inner loop plainly on a pool thread instead of waiting on the busy pool for ever."""
+    import threading
     seen = []
-    parallel_for(lambda i: parallel_for(lambda j: seen.append((i, j)), range(5)), range(4))
+    outer = threading.Thread(target=parallel_for, daemon=True, args=(
+        lambda i: parallel_for(lambda j: seen.append((i, j)), range(5)), range(4)))
+    outer.start()
+    outer.join(timeout=20)
+    if outer.is_alive():                # deadlocked: abandon the stuck pool, then fail
+        threads._pool, threads._threads = None, 1
+        pytest.fail("a nested parallel_for waited for ever on the busy pool")
     assert sorted(seen) == [(i, j) for i in range(4) for j in range(5)]
 
 

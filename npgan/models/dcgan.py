@@ -43,8 +43,9 @@ Frechet distance of npgan.evaluate):
 Half the channels take 2.7x less time a step than CLASSIC. With BatchNorm, D sees a batch of
 only real and then only fake images and can tell them apart by the batch's statistics: it
 wins (the first row). The default run, with G_ema, is the README's row. It was 9 epochs
-until the step went from 52-84 ms to 41 ms on 2 cores (npgan/memory.py, and Dropout keeping
-a convolution's memory layout); then, measured the same way (one thread each, two at once):
+until this round's speed-ups (npgan/memory.py, and Dropout keeping a convolution's memory
+layout) took the demo's step from 62-74 ms to 40-43 ms on 2 cores (README, Speed); then,
+measured the same way (one thread each, two at once):
 
     the default network, 9 epochs (8,433 steps)                             6.92   78.9
     the default network, 14 epochs (13,118 steps): the new default          7.14   68.9

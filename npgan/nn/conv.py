@@ -55,7 +55,8 @@ def im2col(x, kernel, stride, padding):
     OH, OW = (H + 2 * p - kh) // s + 1, (W + 2 * p - kw) // s + 1
     x_pad = xp.zeros((C, H + 2 * p, W + 2 * p, N), dtype=x.dtype)    # batch last in memory
     x_pad[:, p:p + H, p:p + W, :] = x.transpose(1, 2, 3, 0)            # (C, H, W, N)
-    # the windows are a strided view of x_pad; reshape then copies them into a matrix
+    # every window is read through one strided view of x_pad (no copy: windows_of); reshape
+    # then copies the windows into the matrix
     return windows_of(x_pad, kernel, s, OH, OW).reshape(C * kh * kw, OH * OW * N)
 
 
@@ -78,7 +79,8 @@ def threaded(xp, C):
 
 def im2col_threaded(x, kernel, stride, padding):
     """im2col's fast path: the same two copies (padding, then the windows), a block of
-    channels at a time on every thread (npgan.threads.parallel_for), into arrays made once.
+    channels at a time on every thread (npgan.threads.parallel_for), into two arrays made
+    for the call (the padded input and the matrix).
     Why: the copies are a DCGAN's largest element-wise work, and NumPy runs each on one
     thread. Measured at the benchmark DCGAN's D conv2 (64 channels, 14 x 14, batch 64),
     2 cores, quiet: 1.08 -> 0.72 ms a call (tests/test_conv.py checks it equals im2col)."""
@@ -114,23 +116,36 @@ def col2im(cols, x_shape, kernel, stride, padding):
     # Fast path (NumPy only): the kh*kw adds run over a block of channels at a time, so that
     # the block of x_pad they all add into (<= 1 MB) stays in the CPU's cache. Channels never
     # mix, so the sums are the same, in the same order. At the DCGAN's D conv2 (64 channels,
-    # 16x16 padded, batch 64, float32) this is 16 channels per block: 2.45 -> 2.12 ms a call.
-    # With more than one thread (``threaded``), the blocks go to every thread: at the same
-    # layer, 2 cores, 2.35 -> 1.55 ms a call.
-    block = max(1, (1 << 20) // x_pad[0].nbytes) if xp is np else C
-
-    def add(c):                                     # channels c .. c + block - 1
+    # 16x16 padded, batch 64, float32) this is 16 channels per block: 2.45 -> 2.12 ms a call
+    # (measured when it was written; 2.35 ms on 2026-12-01).
+    block = max(1, BLOCK_BYTES // x_pad[0].nbytes) if xp is np else C
+    if threaded(xp, C):
+        return col2im_threaded(cols, x_pad, kernel, s, block, (p, H, W))
+    for c in range(0, C, block):
         x_block, cols_block = x_pad[c:c + block], cols[c:c + block]
         for i in range(kh):
             for j in range(kw):
                 # offset (i, j) of window (oh, ow) is pixel (oh*s + i, ow*s + j)
                 x_block[:, i:i + s * OH:s, j:j + s * OW:s, :] += cols_block[:, i, j]  # (c, OH, OW, N)
-    blocks = range(0, C, block)
-    if threaded(xp, C):
-        parallel_for(add, blocks)
-    else:
-        for c in blocks:
-            add(c)
+    return x_pad[:, p:p + H, p:p + W, :].transpose(3, 0, 1, 2)           # (N, C, H, W)
+
+
+BLOCK_BYTES = 1 << 20                   # col2im's channel blocks: at most 1 MB of x_pad
+
+
+def col2im_threaded(cols, x_pad, kernel, s, block, crop):
+    """col2im's fast path: the same blocks of channels, the same adds in the same order,
+    handed to every thread (npgan.threads.parallel_for). At the same layer, 2 cores, quiet:
+    2.35 -> 1.55 ms a call (tests/test_conv.py checks it equals col2im's definition)."""
+    (kh, kw), (p, H, W) = kernel, crop
+    _, _, _, OH, OW, _ = cols.shape
+
+    def add(c):                                     # channels c .. c + block - 1
+        x_block, cols_block = x_pad[c:c + block], cols[c:c + block]
+        for i in range(kh):
+            for j in range(kw):
+                x_block[:, i:i + s * OH:s, j:j + s * OW:s, :] += cols_block[:, i, j]
+    parallel_for(add, range(0, x_pad.shape[0], block))
     return x_pad[:, p:p + H, p:p + W, :].transpose(3, 0, 1, 2)           # (N, C, H, W)
 
 
