@@ -20,6 +20,11 @@ class shares       the fraction of images whose most probable class is k, for k 
                    coverage. A generator that dropped a digit shows a share near 0 for it.
 label accuracy     for a conditional GAN: the fraction of samples asked for label k that the
                    classifier assigns to k.
+unsure share       the fraction of images whose most probable class has p(y|x) < 0.99: how
+                   often the classifier hesitates. Real digits are not all clear; a generator
+                   far below the real share draws digits more typical than the data's (the
+                   Frechet distance rises, the classifier score goes above the real one), one
+                   far above draws more ambiguous ones (the score falls).
 
 Every figure is reported for the generated samples and for real test images, so the reader
 sees what a perfect generator would score. Samples are compared with the 10,000 test images;
@@ -40,6 +45,7 @@ from npgan.parzen import parzen_estimate
 
 LOADERS = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
 COVERED = 0.01                    # a class is "covered" with at least 1% of the samples
+UNSURE = 0.99                     # an image is "unsure" when its top class has p(y|x) below this
 
 
 def classifier_score(probs):
@@ -109,6 +115,11 @@ def class_shares(probs):
     return np.bincount(probs.argmax(axis=1), minlength=probs.shape[1]) / len(probs)
 
 
+def unsure_share(probs, below=UNSURE):
+    """Fraction of rows of (N, C) probabilities whose largest probability is below ``below``."""
+    return float((np.asarray(probs).max(axis=1) < below).mean())
+
+
 def label_accuracy(probs, labels):
     """Fraction of rows of (N, C) probabilities whose most probable class is labels (N,)."""
     return float((np.asarray(probs).argmax(axis=1) == np.asarray(labels)).mean())
@@ -132,7 +143,8 @@ def figures(probs, frechet, ref_shares, labels=None):
          "frechet_distance": frechet,
          "class_shares": [float(s) for s in shares],
          "classes_covered": int((shares >= COVERED).sum()),
-         "class_kl": class_kl(shares, ref_shares)}
+         "class_kl": class_kl(shares, ref_shares),
+         "unsure_share": unsure_share(probs)}
     if labels is not None:
         d["label_accuracy"] = label_accuracy(probs, labels)
     return d
@@ -233,6 +245,9 @@ def format_metrics(d):
              f"{'classes covered (>= 1%)':34}{gen['classes_covered']:>9d}/10"
              f"{real['classes_covered']:>9d}/10",
              f"{'class KL to test shares (lower)':34}{gen['class_kl']:>12.4f}{real['class_kl']:>12.4f}"]
+    if "unsure_share" in gen:                   # absent from metrics.json files written before it
+        lines.append(f"{f'unsure (top class p < {UNSURE})':34}{100 * gen['unsure_share']:>11.2f}%"
+                     f"{100 * real['unsure_share']:>11.2f}%")
     if "label_accuracy" in gen:
         lines.append(f"{'label accuracy (conditional)':34}{100 * gen['label_accuracy']:>11.2f}%"
                      f"{100 * real['label_accuracy']:>11.2f}%")

@@ -10,7 +10,7 @@ from npgan.checkpoint import CheckpointError, save_checkpoint
 from npgan.classifier import load_classifier, weights_path
 from npgan.data import FASHION_MNIST_DIR, load_fashion_mnist, load_mnist, scale_images
 from npgan.evaluate import main as evaluate_main
-from npgan.metrics import (class_kl, class_shares, classifier_score, evaluate, format_metrics,
+from npgan.metrics import (class_kl, class_shares, classifier_score, evaluate, format_metrics, unsure_share,
                            frechet_distance, frechet_from_stats, label_accuracy)
 from npgan.models import GANConfig
 from npgan.run import Run
@@ -96,6 +96,14 @@ def test_class_shares_label_accuracy_and_kl():
     assert class_kl(np.eye(10)[0], uniform) == pytest.approx(np.log(10))
 
 
+def test_unsure_share_counts_rows_whose_top_class_is_below_the_bound():
+    probs = np.eye(10)[[0, 1, 2, 3]] * 0.995 + 0.0005       # top class 0.9955: sure
+    probs[1] = np.eye(10)[1] * 0.98 + 0.002                  # top 0.982: unsure
+    probs[3] = 0.1                                           # flat: unsure
+    assert unsure_share(probs) == 0.5
+    assert unsure_share(probs, below=0.5) == 0.25
+
+
 class RealImages:
     """A stand-in trainer whose 'generator' returns real test images (labels honoured)."""
 
@@ -125,6 +133,8 @@ def test_evaluate_scores_real_images_like_real_images(conditional):
     assert gen["classes_covered"] == real["classes_covered"] == 10
     assert real["label_accuracy"] >= 0.97
     assert gen["frechet_distance"] < 3 * real["frechet_distance"] + 1
+    assert abs(gen["unsure_share"] - real["unsure_share"]) < 0.03     # real digits: about 7%
+    assert 0.02 < real["unsure_share"] < 0.2
     if conditional:
         assert gen["label_accuracy"] >= 0.97                  # labels were honoured
         assert gen["class_shares"][1] == pytest.approx(0.1, abs=0.01)
@@ -132,6 +142,7 @@ def test_evaluate_scores_real_images_like_real_images(conditional):
         assert "label_accuracy" not in gen
     text = format_metrics(d)
     assert "classifier score" in text and ("label accuracy" in text) == conditional
+    assert "unsure" in text
 
 
 def test_a_collapsed_generator_scores_badly():
@@ -142,6 +153,7 @@ def test_a_collapsed_generator_scores_badly():
     assert d["generated"]["classifier_score"] == pytest.approx(1, abs=0.01)
     assert d["generated"]["classes_covered"] == 1 and d["generated"]["class_shares"][1] == 1
     assert d["generated"]["frechet_distance"] > 10 * d["real"]["frechet_distance"]
+    assert d["generated"]["unsure_share"] in (0.0, 1.0)       # one image, repeated
 
 
 def test_evaluate_cli(tmp_path, capsys):
