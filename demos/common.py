@@ -14,7 +14,7 @@ from npgan.classifier import DATASETS
 from npgan.data import DataError, scale_images
 from npgan.metrics import evaluate, format_metrics, save_metrics
 from npgan.demos.config_file import SHIPPED, ConfigFileError, read_config_file
-from npgan.demos.flags import DCGAN_EPOCHS, DEFAULTS, EMA, build_parser, plural
+from npgan.demos.flags import DCGAN_EPOCHS, DEFAULTS, EMA, MODE_SEEKING, build_parser, plural
 from npgan.models import DCGANConfig, config_from_dict, image_shape_of, shape_fields
 from npgan.run import Run, TrainingDiverged
 from npgan.run_state import load_run
@@ -79,7 +79,8 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
                                              image_fields(images))
             trainer = GANTrainer(cfg, lr=settings["lr"], betas=settings["betas"],
                                  optimizer=settings["optimizer"], seed=settings["seed"],
-                                 backend=settings["backend"], ema=settings["ema"])
+                                 backend=settings["backend"], ema=settings["ema"],
+                                 mode_seeking=settings["mode_seeking"])
             history, info = None, {"dataset": dataset, **info, "batch_size": settings["batch_size"],
                                    "model": trainer.cfg.to_dict(), **trainer.settings}
             info["epochs"] = settings.get("epochs")
@@ -247,7 +248,7 @@ def new_run_settings(args, file_model, file_settings, shape):
     settings = {**DEFAULTS, "betas": [0.5, 0.999], "backend": "numpy",
                 "ema": EMA, **file_settings}
     settings.update({k: getattr(args, k) for k in ("batch_size", "lr", "seed", "optimizer",
-                                                      "ema", "backend")
+                                                      "ema", "mode_seeking", "backend")
                      if getattr(args, k) is not None})
     model = dict(file_model or {"latent_dim": DEFAULTS["latent_dim"]})
     if not {"image_dim", "image_shape"} & set(file_model or ()):
@@ -262,6 +263,8 @@ def new_run_settings(args, file_model, file_settings, shape):
             model["upsample"] = args.upsample
     if model.get("num_classes") and model.get("model", "mlp") == "mlp":
         model.setdefault("d_label", "projection")   # README "Results": 99.9% against 90% labels
+        settings.setdefault("mode_seeking", MODE_SEEKING)   # README "Results": more varied digits
+    settings.setdefault("mode_seeking", 0.0)
     try:
         cfg = config_from_dict(model)
     except ValueError as e:                 # the file's network does not fit these images
@@ -343,7 +346,8 @@ def check_resume_flags(parser, args, trainer, info, dataset):
         info["batch_size"] = args.batch_size
     stored = {"batch_size": info["batch_size"], "lr": trainer.settings["lr"],
               "latent_dim": trainer.cfg.latent_dim, "seed": trainer.settings["seed"],
-              "optimizer": trainer.settings["optimizer"], "ema": trainer.settings["ema"]}
+              "optimizer": trainer.settings["optimizer"], "ema": trainer.settings["ema"],
+              "mode_seeking": trainer.settings.get("mode_seeking", 0.0)}
     for name, value in stored.items():
         given = getattr(args, name)
         if given is not None and given != value:

@@ -7,7 +7,7 @@ can be repeated from its folder (``--config runs/mnist/config.json --out runs/ag
       "about":      "optional free text: where the network comes from",
       "model":      {"latent_dim": 10, "g_hidden": [128, 256, 512, 1024], "output": "sigmoid", ...},
       "batch_size": 64, "epochs": 15, "lr": 0.0002, "betas": [0.5, 0.999],
-      "optimizer":  "adam", "seed": 0, "ema": 0.0
+      "optimizer":  "adam", "seed": 0, "ema": 0.0, "mode_seeking": 0.0
     }
 
 Only "model" is required. Its fields are those of ``GANConfig`` (the fully connected GAN,
@@ -93,6 +93,7 @@ SETTINGS = {  # key -> (test, what it must be)
     "optimizer": (lambda v: v in OPTIMIZERS, f"one of {', '.join(OPTIMIZERS)}"),
     "seed": (lambda v: type(v) is int and v >= 0, "a non-negative integer"),
     "ema": (lambda v: _finite(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "mode_seeking": (lambda v: _finite(v) and v >= 0, "a number >= 0"),
     "backend": (lambda v: v in BACKENDS, f"one of {', '.join(BACKENDS)}"),
     "dataset": (lambda v: isinstance(v, str), "a string"),
     "about": (lambda v: isinstance(v, str), "a string"),

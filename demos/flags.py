@@ -12,6 +12,7 @@ from npgan.train import OPTIMIZERS
 DEFAULTS = {"batch_size": 64, "lr": 2e-4, "latent_dim": 100, "seed": 0, "optimizer": "adam"}
 DCGAN_EPOCHS = 14           # the DCGAN's default: about 9 minutes on 2 CPU cores (README)
 EMA = 0.999        # the default average of G's weights (Yazici et al. 2019; README "Results")
+MODE_SEEKING = 0.5  # the fully connected cGAN's default weight of MSGAN's term (README "Results")
 
 
 def plural(n, word):
@@ -91,6 +92,11 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
                    help="sample from an exponential moving average of G's weights, "
                         "G_ema = B G_ema + (1 - B) G after each step (0: off; default "
                         f"{EMA:g}); training itself uses G")
+    p.add_argument("--mode-seeking", type=number(float, strict=False), default=None, metavar="W",
+                   help="add W times MSGAN's mode-seeking term (Mao et al. 2019) to G's loss: "
+                        "1 / (how far apart two noise vectors' images land, for the same "
+                        f"label), against a G that ignores its noise (0: off; default "
+                        f"{MODE_SEEKING:g} for a fully connected --conditional GAN, else 0)")
     epochs = (f"default {default_epochs}, or {DCGAN_EPOCHS} with --model dcgan"
               if default_steps is None else
               f"default: as many as make about {default_steps:,} steps, for either model")

@@ -12,13 +12,18 @@ written here; ``fast_step`` beside it computes the same numbers with less work.
 
 A conditional GAN runs the same step with labels: G draws fakes for random labels, and D sees
 real images with their true labels and fakes with the labels they were generated for.
+
+With ``mode_seeking`` w > 0 (MSGAN, Mao et al. 2019; npgan.losses.mode_seeking), the fakes
+come in pairs, row i and row i + B/2 drawn for the same label from different noise, and the
+G step minimizes L_G + w * L_ms, where L_ms = 1 / (mean |G(z1) - G(z2)| / mean |z1 - z2|)
+grows when G maps different noise to nearly the same image.
 """
 
 import numpy as np
 
 from npgan.backend import get_array_module, load_backend, to_device, to_host
 from npgan.checkpoint import CheckpointError, check_arrays
-from npgan.losses import bce_with_logits
+from npgan.losses import bce_with_logits, mode_seeking as mode_seeking_loss
 from npgan.models import GANConfig, build_networks, config_from_dict
 from npgan.nn import BatchNorm1d, BatchNorm2d, Dropout, input_grad_only
 from npgan.optim import CHUNK, Adam, RMSprop
@@ -70,13 +75,16 @@ class GANTrainer:
     """
 
     def __init__(self, cfg=GANConfig(), *, lr=2e-4, betas=(0.5, 0.999), optimizer="adam",
-                 seed=0, dtype=np.float32, backend="numpy", fast=True, ema=0.0):
+                 seed=0, dtype=np.float32, backend="numpy", fast=True, ema=0.0, mode_seeking=0.0):
         self.xp = load_backend(backend)        # first: a missing GPU is reported before any work
         self.cfg, self.dtype, self.fast = cfg, dtype, fast
         if not 0 <= ema < 1:
             raise ValueError(f"ema must be in [0, 1) (0: off), got {ema}")
+        if not mode_seeking >= 0:
+            raise ValueError(f"mode_seeking must be >= 0 (0: off), got {mode_seeking}")
         self.settings = {"lr": lr, "betas": list(betas), "optimizer": optimizer, "seed": seed,
-                         "ema": ema}
+                         "ema": ema, "mode_seeking": mode_seeking}
+        self.mode_seeking = mode_seeking
         init_rng = np.random.default_rng([seed, 0])
         # Built on the host from one seeded Generator, so every backend starts from the same
         # weights; then moved to the backend once, before the optimizers pack them.
@@ -124,8 +132,12 @@ class GANTrainer:
         return self.noise_rng.standard_normal((n, self.cfg.latent_dim), dtype=self.dtype)
 
     def random_labels(self, n):
-        """n labels drawn uniformly from the classes, by the trainer's own generator."""
-        return self.noise_rng.integers(0, self.cfg.num_classes, n)
+        """n labels drawn uniformly from the classes, by the trainer's own generator. With
+        ``mode_seeking``, rows i and i + n//2 get the same label (the pairs of L_ms)."""
+        if not self.mode_seeking:
+            return self.noise_rng.integers(0, self.cfg.num_classes, n)
+        half = self.noise_rng.integers(0, self.cfg.num_classes, n - n // 2)   # an odd n: one spare
+        return self.xp.concatenate([half[:n // 2], half])
 
     def train_step(self, real, labels=None):
         """One D step and one G step on a batch of real images (B, image_dim) in G's range,
@@ -174,6 +186,8 @@ class GANTrainer:
         logits = forward(D, fake, fake_labels)
         loss_g, dlogits = bce_with_logits(logits, 1.0)          # non-saturating: fool D
         dfake = D.backward(dlogits)     # also adds into D's grads; D's next zero_grad clears them
+        if self.mode_seeking:                                   # + w * L_ms(fake, z)
+            dfake = dfake + self.mode_seeking * mode_seeking_loss(fake, z)[1]
         G.backward(dfake)
         self.opt_g.step()
         return loss_real + loss_fake, loss_g, logits_real, logits_fake
@@ -218,6 +232,8 @@ class GANTrainer:
         loss_g, dlogits = bce_with_logits(logits, 1.0)
         with input_grad_only(D):                                # D's weight grads: not computed
             dfake = D.backward(dlogits)
+        if self.mode_seeking:
+            dfake = dfake + self.mode_seeking * mode_seeking_loss(fake, z)[1]
         G.backward(dfake)
         self.opt_g.step()
         return loss_real + loss_fake, loss_g, logits_real, logits_fake

@@ -155,6 +155,7 @@ def write(tmp_path, obj, name="c.json"):
     ({"model": {"g_activation": "relu", "d_activation": "relu", "slope": 0.1}},
      "no layer is a LeakyReLU"),
     ({"model": {}, "lr": -1}, "'lr' must be a positive number"),
+    ({"model": {}, "mode_seeking": -0.5}, "'mode_seeking' must be a number >= 0"),
     ({"model": {}, "batch_size": 1.5}, "'batch_size' must be a positive integer"),
     ({"model": {}, "betas": [0.5]}, "'betas' must be two numbers"),
     ({"model": {}, "optimizer": "lbfgs"}, "'optimizer' must be one of"),

@@ -1,0 +1,128 @@
+"""MSGAN's mode-seeking term: its gradient, its pairs, and the trainer steps that use it."""
+
+import numpy as np
+import pytest
+
+from npgan.gradcheck import check_function, numerical_gradient, rel_error
+from npgan.losses import bce_with_logits, mode_seeking
+from npgan.models import GANConfig, build_networks
+from npgan.train import GANTrainer
+from conftest import TOL, record_error
+
+CFG = GANConfig(latent_dim=3, g_hidden=(5, 6), d_hidden=(6, 4), image_dim=4, num_classes=3,
+                embed_dim=2, d_label="projection")
+
+
+@pytest.mark.gradcheck
+@pytest.mark.parametrize("n", [2, 6, 7])                  # 7: one spare row, outside every pair
+def test_mode_seeking_gradient(n, rng):
+    z = rng.standard_normal((n, 3))
+    images = rng.uniform(-1, 1, (n, 5))
+    error = check_function(lambda x: mode_seeking(x, z), images)
+    record_error("mode_seeking", error)
+    assert error < 1e-6
+    if n % 2:
+        assert not mode_seeking(images, z)[1][-1].any()
+
+
+def test_mode_seeking_is_the_reciprocal_of_image_over_noise_distance(rng):
+    z = rng.standard_normal((8, 3))
+    images = rng.uniform(-1, 1, (8, 5))
+    r = np.abs(images[:4] - images[4:]).mean() / np.abs(z[:4] - z[4:]).mean()
+    assert mode_seeking(images, z)[0] == pytest.approx(1 / (r + 1e-5), rel=1e-12)
+    spread = np.concatenate([images[:4], images[:4] + 2 * (images[4:] - images[:4])])
+    assert mode_seeking(spread, z)[0] < mode_seeking(images, z)[0]   # pairs further apart: lower
+    same = np.concatenate([images[:4], images[:4]])
+    assert mode_seeking(same, z)[0] == pytest.approx(1e5)            # G ignores z: 1 / eps
+    with pytest.raises(ValueError, match="pair"):
+        mode_seeking(images[:1], z[:1])
+
+
+@pytest.mark.gradcheck
+def test_generator_loss_with_the_term_through_d_into_gs_parameters():
+    """L_G + w L_ms with respect to every G parameter, the embedding included."""
+    rng = np.random.default_rng(0)
+    G, D = build_networks(CFG, rng=rng, dtype=np.float64)
+    z = rng.standard_normal((6, CFG.latent_dim))
+    labels = np.array([0, 2, 1, 0, 2, 1])                  # rows i and i + 3 share a label
+    w = 0.7
+
+    def loss():
+        fake = G(z, labels)
+        return bce_with_logits(D(fake, labels), 1.0)[0] + w * mode_seeking(fake, z)[0]
+
+    G.zero_grad()
+    fake = G(z, labels)
+    dfake = D.backward(bce_with_logits(D(fake, labels), 1.0)[1])
+    G.backward(dfake + w * mode_seeking(fake, z)[1])
+    for name, p in G.named_parameters():
+        error = rel_error(p.grad, numerical_gradient(loss, p.data))
+        record_error("cGAN: G loss + mode seeking", error)
+        assert error < TOL, name
+
+
+def test_trainer_pairs_the_labels_and_the_fast_step_equals_the_plain_one():
+    rng = np.random.default_rng(5)
+    real = rng.uniform(-1, 1, (8, CFG.image_dim))
+    labels = rng.integers(0, 3, 8)
+    fast, plain = (GANTrainer(CFG, seed=4, dtype=np.float64, fast=f, mode_seeking=0.5)
+                   for f in (True, False))
+    for _ in range(3):
+        a, b = fast.train_step(real, labels), plain.train_step(real, labels)
+        for key in a:
+            assert a[key] == pytest.approx(b[key], rel=1e-12), key
+    for (key, a), b in zip(fast.device_state().items(), plain.device_state().values()):
+        assert np.allclose(a, b, rtol=1e-10, atol=1e-13), key
+    drawn = fast.random_labels(9)
+    assert (drawn[:4] == drawn[4:8]).all()
+    assert fast.settings["mode_seeking"] == 0.5
+
+
+def test_the_term_changes_gs_step_and_nothing_else():
+    """Same seed, with and without the term: D's first step is the same (the term is G's
+    only), G's differs; with weight 0 the trainer is the one without it."""
+    rng = np.random.default_rng(6)
+    real, labels = rng.uniform(-1, 1, (8, CFG.image_dim)), rng.integers(0, 3, 8)
+    off = GANTrainer(CFG, seed=1, dtype=np.float64)
+    zero = GANTrainer(CFG, seed=1, dtype=np.float64, mode_seeking=0.0)
+    on = GANTrainer(CFG, seed=1, dtype=np.float64, mode_seeking=2.0)
+    for t in (off, zero, on):
+        t.noise_rng = np.random.default_rng(3)              # the same noise and labels
+        t.random_labels = lambda n: np.array([0, 1, 2, 0, 0, 1, 2, 0])
+        t.train_step(real, labels)
+    for (key, a), b, c in zip(off.device_state().items(), zero.device_state().values(),
+                              on.device_state().values()):
+        assert np.array_equal(a, b), key
+        if key.startswith(("D.", "opt_d.")):
+            assert np.array_equal(a, c), key
+    moved = [not np.array_equal(a.data, c.data)          # Adam's first step is about lr * sign(g),
+             for a, c in zip(off.G.parameters(), on.G.parameters())]    # so compare exactly
+    assert all(moved)
+
+
+def test_a_negative_weight_is_refused():
+    with pytest.raises(ValueError, match="mode_seeking"):
+        GANTrainer(CFG, mode_seeking=-1.0)
+
+
+def test_the_demos_default_is_on_for_the_fully_connected_cgan_only(tmp_path, capsys):
+    from npgan.demos.flags import MODE_SEEKING
+    from npgan.run_state import load_run
+    from small_runs import demo
+
+    def run(name, *flags):
+        code, _, err = demo(capsys, "--max-steps", "1", "--batch-size", "8",
+                            "--out", tmp_path / name, *flags)
+        assert code == 0, err
+        return load_run(tmp_path / name / "checkpoint.npz")[0].settings["mode_seeking"]
+
+    assert MODE_SEEKING > 0
+    assert run("cgan", "--conditional") == MODE_SEEKING
+    assert run("gan") == 0 and run("dcgan", "--model", "dcgan", "--conditional") == 0
+    assert run("off", "--conditional", "--mode-seeking", "0") == 0
+    assert run("on", "--mode-seeking", "0.25") == 0.25           # any G may use it
+    code, _, err = demo(capsys, "--resume", tmp_path / "cgan" / "checkpoint.npz",
+                        "--mode-seeking", "2", "--max-steps", "2")
+    assert code == 2 and "--mode-seeking 2.0 contradicts the checkpoint's" in err
+    code, _, err = demo(capsys, "--mode-seeking", "-1", "--out", tmp_path / "bad")
+    assert code == 2 and "--mode-seeking" in err and "must be >= 0" in err
