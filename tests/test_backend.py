@@ -196,11 +196,15 @@ def test_conditional_generator_loss_through_the_discriminator(xp):
 
 
 @pytest.mark.gradcheck
-@pytest.mark.parametrize("loss", ["bce", "bce_with_logits", "softmax_cross_entropy"])
+@pytest.mark.parametrize("loss", ["bce", "bce_with_logits", "softmax_cross_entropy",
+                                  "mode_seeking"])
 def test_loss_gradients_on_the_device(xp, loss):
     from npgan import losses
     rng = np.random.default_rng(3)
-    if loss == "softmax_cross_entropy":
+    if loss == "mode_seeking":
+        z = to_device(rng.standard_normal((6, 3)), xp)
+        fn, x = (lambda images: losses.mode_seeking(images, z)), rng.uniform(-1, 1, (6, 5))
+    elif loss == "softmax_cross_entropy":
         labels = to_device(np.array([0, 3, 3, 1, 2]), xp)
         fn, x = (lambda z: losses.softmax_cross_entropy(z, labels)), rng.standard_normal((5, 4))
     else:
@@ -211,6 +215,20 @@ def test_loss_gradients_on_the_device(xp, loss):
 
 
 # -- training on the device ----------------------------------------------------------------
+
+def test_mode_seeking_steps_match_numpy_and_pair_labels_on_the_device(xp):
+    host, dev = (GANTrainer(CSMALL, seed=3, mode_seeking=0.5, backend=b) for b in ("numpy", xp))
+    labels = dev.random_labels(9)                     # drawn by the device's own generator
+    assert get_array_module(labels) is xp and bool((labels[:4] == labels[4:8]).all())
+    same_noise([host, dev])
+    images, labels = small_images(32), np.arange(32) % 10
+    for i in range(2):
+        batch = images[i * 16:(i + 1) * 16], labels[i * 16:(i + 1) * 16]
+        assert np.allclose(list(host.train_step(*batch).values()),
+                           list(dev.train_step(*batch).values()), rtol=1e-4)
+    (a_host, _), (a_dev, _) = host.state(), dev.state()
+    assert all(same(a_host[k], a_dev[k], xp, atol=3 * 2e-4) for k in a_host)
+
 
 def same_noise(trainers, seed=5):
     """Give every trainer the same noise and labels, drawn on the host and moved explicitly,
