@@ -12,7 +12,7 @@ from npgan.train import OPTIMIZERS
 DEFAULTS = {"batch_size": 64, "lr": 2e-4, "latent_dim": 100, "seed": 0, "optimizer": "adam"}
 DCGAN_EPOCHS = 14           # the DCGAN's default: about 9 minutes on 2 CPU cores (README)
 EMA = 0.999        # the default average of G's weights (Yazici et al. 2019; README "Results")
-MODE_SEEKING = 0.5  # the fully connected cGAN's default weight of MSGAN's term (README "Results")
+MODE_SEEKING = 1.0  # the fully connected cGAN's default weight of MSGAN's term (README "Results")
 
 
 def plural(n, word):
@@ -134,7 +134,8 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
         p.add_argument("--conditional", action="store_true",
                        help="train a conditional GAN: G and D also see the class label (the "
                             "fully connected D through a projection, npgan/models/"
-                            "conditional.py), and sample grids show one row per class")
+                            "conditional.py, and its G with --mode-seeking), and sample "
+                            "grids show one row per class")
     else:
         p.set_defaults(conditional=False)
     p.add_argument("--backend", choices=BACKENDS, default=None,

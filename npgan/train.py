@@ -15,8 +15,8 @@ real images with their true labels and fakes with the labels they were generated
 
 With ``mode_seeking`` w > 0 (MSGAN, Mao et al. 2019; npgan.losses.mode_seeking), the fakes
 come in pairs, row i and row i + B/2 drawn for the same label from different noise, and the
-G step minimizes L_G + w * L_ms, where L_ms = 1 / (mean |G(z1) - G(z2)| / mean |z1 - z2|)
-grows when G maps different noise to nearly the same image.
+G step minimizes L_G + w * L_ms, where L_ms = 1 / (rms(G(z1) - G(z2)) / rms(z1 - z2)) grows
+when G maps different noise to nearly the same image.
 """
 
 import numpy as np

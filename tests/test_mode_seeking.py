@@ -28,14 +28,26 @@ def test_mode_seeking_gradient(n, rng):
 def test_mode_seeking_is_the_reciprocal_of_image_over_noise_distance(rng):
     z = rng.standard_normal((8, 3))
     images = rng.uniform(-1, 1, (8, 5))
-    r = np.abs(images[:4] - images[4:]).mean() / np.abs(z[:4] - z[4:]).mean()
+    r = np.sqrt(((images[:4] - images[4:]) ** 2).mean() / ((z[:4] - z[4:]) ** 2).mean())
     assert mode_seeking(images, z)[0] == pytest.approx(1 / (r + 1e-5), rel=1e-12)
     spread = np.concatenate([images[:4], images[:4] + 2 * (images[4:] - images[:4])])
     assert mode_seeking(spread, z)[0] < mode_seeking(images, z)[0]   # pairs further apart: lower
     same = np.concatenate([images[:4], images[:4]])
     assert mode_seeking(same, z)[0] == pytest.approx(1e5)            # G ignores z: 1 / eps
+    assert not mode_seeking(same, z)[1].any()                         # and no push at all
     with pytest.raises(ValueError, match="pair"):
         mode_seeking(images[:1], z[:1])
+
+
+def test_pixels_that_agree_get_no_push(rng):
+    """The squared form's gradient is proportional to the pair's difference: a pixel where
+    the two images agree (a black background) is left alone, unlike with mean absolute
+    differences, whose gradient sign(0 + rounding) pushes it as hard as any other."""
+    z = rng.standard_normal((4, 3))
+    images = rng.uniform(-1, 1, (4, 6))
+    images[2:, :3] = images[:2, :3]                     # pixels 0-2 agree within each pair
+    grad = mode_seeking(images, z)[1]
+    assert not grad[:, :3].any() and grad[:, 3:].all()
 
 
 @pytest.mark.gradcheck
