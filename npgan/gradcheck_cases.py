@@ -10,7 +10,7 @@ import numpy as np
 
 from npgan.gradcheck import (check_directional, check_function, check_module,
                              directional_error, numerical_gradient, rel_error)
-from npgan.losses import bce, bce_with_logits, softmax_cross_entropy
+from npgan.losses import bce, bce_with_logits, mode_seeking, softmax_cross_entropy
 from npgan.models import DCGANConfig, GANConfig, build_networks, shape_fields
 from npgan.models.dcgan import CLASSIC
 from npgan.nn import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Embedding,
@@ -127,8 +127,12 @@ def loss_cases():
         z, labels = 2 * rng.standard_normal((6, 4)), rng.integers(0, 4, 6)
         return {"z": check_function(lambda z: softmax_cross_entropy(z, labels), z)}
 
+    def mode_seeking_case(rng):
+        images, z = rng.uniform(-1, 1, (7, 5)), rng.standard_normal((7, 3))   # 3 pairs, 1 spare
+        return {"images": check_function(lambda x: mode_seeking(x, z), images)}
+
     return [("bce (probabilities)", bce_case), ("bce_with_logits", logits_case),
-            ("softmax_cross_entropy", softmax_case)]
+            ("softmax_cross_entropy", softmax_case), ("mode_seeking (MSGAN)", mode_seeking_case)]
 
 
 def gan_losses(cfg, rng, *, n=6, directions=None, h=1e-5):
