@@ -72,6 +72,10 @@ class GANTrainer:
 
     ``fast`` (default True) selects ``fast_step`` and the optimizers' fast path; with False,
     the trainer runs the plain textbook step and the optimizers' plain rules.
+
+    ``ema``: keep G_ema, the average of G's weights that sampling uses (``update_ema``; 0: off).
+    ``mode_seeking``: the weight w of MSGAN's term in G's loss (module docstring; 0: off).
+    The g_loss that ``train_step`` reports is the adversarial part alone.
     """
 
     def __init__(self, cfg=GANConfig(), *, lr=2e-4, betas=(0.5, 0.999), optimizer="adam",

@@ -117,8 +117,9 @@ def test_a_negative_weight_is_refused():
         GANTrainer(CFG, mode_seeking=-1.0)
 
 
-def test_the_demos_default_is_on_for_the_fully_connected_cgan_only(tmp_path, capsys):
-    from npgan.demos.flags import MODE_SEEKING
+def test_the_demos_default_is_on_for_the_fully_connected_mnist_cgan_only(tmp_path, capsys):
+    from npgan.demos.common import new_run_settings
+    from npgan.demos.flags import MODE_SEEKING, build_parser
     from npgan.run_state import load_run
     from small_runs import demo
 
@@ -128,8 +129,8 @@ def test_the_demos_default_is_on_for_the_fully_connected_cgan_only(tmp_path, cap
         assert code == 0, err
         return load_run(tmp_path / name / "checkpoint.npz")[0].settings["mode_seeking"]
 
-    assert MODE_SEEKING > 0
-    assert run("cgan", "--conditional") == MODE_SEEKING
+    assert MODE_SEEKING["mnist"] > 0
+    assert run("cgan", "--conditional") == MODE_SEEKING["mnist"]
     assert run("gan") == 0 and run("dcgan", "--model", "dcgan", "--conditional") == 0
     assert run("off", "--conditional", "--mode-seeking", "0") == 0
     assert run("on", "--mode-seeking", "0.25") == 0.25           # any G may use it
@@ -138,3 +139,8 @@ def test_the_demos_default_is_on_for_the_fully_connected_cgan_only(tmp_path, cap
     assert code == 2 and "--mode-seeking 2.0 contradicts the checkpoint's" in err
     code, _, err = demo(capsys, "--mode-seeking", "-1", "--out", tmp_path / "bad")
     assert code == 2 and "--mode-seeking" in err and "must be >= 0" in err
+    # Fashion-MNIST's conditional default is off (README "Results"), unless asked for
+    parser = build_parser("fashion", "fashion_mnist", 15, "")
+    for flags, weight in (([], 0.0), (["--mode-seeking", "0.5"], 0.5)):
+        args = parser.parse_args(["--conditional", *flags])
+        assert new_run_settings(args, None, {}, {}, "fashion_mnist")[1]["mode_seeking"] == weight
