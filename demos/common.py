@@ -244,9 +244,13 @@ def new_run_settings(args, file_model, file_settings, shape, dataset=None):
     """The config and settings of a new run: the defaults, then the --config file's, then the
     flags. ``shape``: the image fields of the data (``image_fields``), unless the file gives
     its own (then they must fit the data, which ``run_demo`` checks). Returns ``(cfg,
-    settings)``, settings with every key GANTrainer and Run take."""
+    settings)``, settings with every key GANTrainer and Run take.
+
+    A run's own config.json (it records the run's "backend") repeats that run: a setting it
+    does not record did not exist when it ran, so it is off (0), not today's default."""
+    recorded = {"ema": 0.0, "mode_seeking": 0.0} if "backend" in file_settings else {}
     settings = {**DEFAULTS, "betas": [0.5, 0.999], "backend": "numpy",
-                "ema": EMA, **file_settings}
+                "ema": EMA, **recorded, **file_settings}
     settings.update({k: getattr(args, k) for k in ("batch_size", "lr", "seed", "optimizer",
                                                       "ema", "mode_seeking", "backend")
                      if getattr(args, k) is not None})

@@ -96,10 +96,11 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
                         f"{EMA:g}); training itself uses G")
     p.add_argument("--mode-seeking", type=number(float, strict=False), default=None, metavar="W",
                    help="add W times MSGAN's mode-seeking term (Mao et al. 2019) to G's loss: "
-                        "1 / (how far apart two noise vectors' images land, for the same "
-                        "label), against a G that ignores its noise (0: off; default "
-                        + ", ".join(f"{w:g} for a fully connected --conditional GAN on {name}"
-                                    for name, w in MODE_SEEKING.items()) + ", else 0)")
+                        "1 / (distance between the images of two noise vectors / distance "
+                        "between the noise vectors), which grows when G ignores its noise "
+                        "(0: off; default "
+                        + (f"{MODE_SEEKING[dataset]:g} for the fully connected --conditional GAN, else 0)"
+                           if dataset in MODE_SEEKING else "0)"))
     epochs = (f"default {default_epochs}, or {DCGAN_EPOCHS} with --model dcgan"
               if default_steps is None else
               f"default: as many as make about {default_steps:,} steps, for either model")

@@ -1,5 +1,5 @@
-"""Binary cross-entropy, on probabilities and on logits, and softmax cross-entropy for
-classifiers. Each returns ``(loss, grad)``.
+"""Binary cross-entropy, on probabilities and on logits, softmax cross-entropy for
+classifiers, and MSGAN's mode-seeking term for a generator. Each returns ``(loss, grad)``.
 
 Both average over every element, N = p.size (for a discriminator's (N, 1) output, the batch).
 Targets ``y`` may be an array of p's shape or a scalar, and may be soft (0.9 for one-sided
@@ -82,34 +82,43 @@ def mode_seeking(images, z, eps=1e-5):
     """The mode-seeking term of MSGAN (Mao et al. 2019, "Mode Seeking Generative Adversarial
     Networks for Diverse Image Synthesis"), for G to minimize beside its adversarial loss.
 
-    images: (N, D) G's output for the noise z: (N, K); N even. Row i of the first half and
-    row i of the second half form a pair (z1, z2) drawn for the same label. With the
-    root-mean-square differences over the M = N/2 pairs
-        d_img = sqrt(mean (G(z1) - G(z2))^2)     (over M * D entries)
+    images: (N, ...) G's output for the noise z: (N, K); N >= 2. Row i of the first half and
+    row i of the second half form a pair (z1, z2), drawn for the same label; with an odd N
+    the last row is in no pair. With the root-mean-square differences over the M = N // 2
+    pairs, with D the number of values in an image:
+        diff  = G(z1) - G(z2)                    (M, ...)
+        d_img = sqrt(mean diff^2)                (over the M * D entries)
         d_z   = sqrt(mean (z1 - z2)^2)           (over M * K entries; a constant for G)
         r     = d_img / d_z                      how far apart two noise vectors' images land
         L     = 1 / (r + eps)
     L is large when different noise gives nearly the same image, the sign of a G that ignores
-    z (within a class, for a conditional G). Its derivative, with diff = G(z1) - G(z2):
-        dL/dr      = -1 / (r + eps)^2
-        dr/dG(z1)  =  diff / (M * D * d_img * d_z),    dr/dG(z2) = -dr/dG(z1)
+    z (within a class, for a conditional G). Its derivative, by the chain rule:
+        dL/dr          = -1 / (r + eps)^2 = -L^2
+        dd_img/ddiff   = diff / (M * D * d_img)
+        dL/dG(z1)      = -L^2 * diff / (M * D * d_img * d_z),    dL/dG(z2) = -dL/dG(z1)
+    At d_img = 0 (the pairs identical) sqrt has no derivative; the gradient returned there is
+    0. Near it the gradient is large (L^2 / d_img grows as r falls), which Adam's step
+    normalizes.
 
-    MSGAN's paper takes mean absolute differences. Their gradient, sign(diff) / (M D d_z),
-    pushes every pixel apart as hard, the black background too, where two images agree to
-    rounding: measured on MNIST (README, Results), that sprinkled the digits with speckles.
-    The squared form's gradient is proportional to diff, so it leaves alike pixels alone.
-    Returns (loss as a float, dL/d(images) of images' shape and dtype; zero rows for an odd
-    last one).
+    MSGAN's paper takes mean absolute differences. Their gradient, -L^2 sign(diff) / (M D
+    d_z') with d_z' = mean |z1 - z2|, pushes every pixel apart as hard, the black background
+    too, where two images agree up to rounding; in a first trial on MNIST the digits came out
+    speckled. The squared form's gradient is proportional to diff, so it leaves alike pixels
+    alone (tests/test_mode_seeking.py).
+    Returns (loss as a float, dL/d(images) of images' shape and dtype).
     """
     xp = get_array_module(images)
     m = images.shape[0] // 2
     if m == 0:
         raise ValueError(f"mode_seeking needs at least one pair of images, got {images.shape[0]}")
-    diff = images[:m] - images[m:2 * m]                 # (M, D)  G(z1) - G(z2)
+    diff = images[:m] - images[m:2 * m]                 # (M, ...)  G(z1) - G(z2)
     d_z = float(xp.sqrt(((z[:m] - z[m:2 * m]) ** 2).mean()))
+    if d_z == 0:
+        raise ValueError("mode_seeking: every pair has the same noise (z1 = z2), so the "
+                         "distance between their images means nothing")
     d_img = float(xp.sqrt((diff ** 2).mean()))
     loss = 1.0 / (d_img / d_z + eps)
-    g1 = diff * (-loss * loss / (diff.size * max(d_img, 1e-30) * d_z))   # dL/dr dr/dG(z1)
+    g1 = diff * (-loss * loss / (diff.size * max(d_img, 1e-30) * d_z))   # dL/dG(z1), as above
     grad = xp.zeros_like(images)
     grad[:m], grad[m:2 * m] = g1, -g1
     return loss, grad

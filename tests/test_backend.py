@@ -217,6 +217,8 @@ def test_loss_gradients_on_the_device(xp, loss):
 # -- training on the device ----------------------------------------------------------------
 
 def test_mode_seeking_steps_match_numpy_and_pair_labels_on_the_device(xp):
+    """The device pairs labels with its own generator; then, on the same host-drawn noise and
+    (unpaired) labels for both, the term's steps match NumPy's."""
     host, dev = (GANTrainer(CSMALL, seed=3, mode_seeking=0.5, backend=b) for b in ("numpy", xp))
     labels = dev.random_labels(9)                     # drawn by the device's own generator
     assert get_array_module(labels) is xp and bool((labels[:4] == labels[4:8]).all())

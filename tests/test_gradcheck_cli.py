@@ -26,8 +26,8 @@ def test_every_listed_check_passes(case):
 def test_the_list_covers_every_layer_loss_and_model():
     names = " ".join(name for _, name, _ in CASES)
     for expected in ("Linear", "ReLU", "LeakyReLU", "Tanh", "Sigmoid", "BatchNorm1d (train)",
-                     "BatchNorm1d (eval)", "staged", "BatchNorm2d (train)", "Dropout", "Embedding", "Sequential", "bce_with_logits", "mode_seeking",
-                     "GAN: D loss", "cGAN: D loss"):
+                     "BatchNorm1d (eval)", "staged", "BatchNorm2d (train)", "Dropout", "Embedding",
+                     "Sequential", "bce_with_logits", "mode_seeking", "GAN: D loss", "cGAN: D loss"):
         assert expected in names, expected
 
 

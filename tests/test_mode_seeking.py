@@ -34,9 +34,12 @@ def test_mode_seeking_is_the_reciprocal_of_image_over_noise_distance(rng):
     assert mode_seeking(spread, z)[0] < mode_seeking(images, z)[0]   # pairs further apart: lower
     same = np.concatenate([images[:4], images[:4]])
     assert mode_seeking(same, z)[0] == pytest.approx(1e5)            # G ignores z: 1 / eps
-    assert not mode_seeking(same, z)[1].any()                         # and no push at all
+    # sqrt is not differentiable at d_img = 0; the gradient returned there is 0
+    assert not mode_seeking(same, z)[1].any()
     with pytest.raises(ValueError, match="pair"):
         mode_seeking(images[:1], z[:1])
+    with pytest.raises(ValueError, match="noise"):
+        mode_seeking(images, np.concatenate([z[:4], z[:4]]))        # the same noise twice
 
 
 def test_pixels_that_agree_get_no_push(rng):
@@ -73,6 +76,33 @@ def test_generator_loss_with_the_term_through_d_into_gs_parameters():
         assert error < TOL, name
 
 
+@pytest.mark.gradcheck
+@pytest.mark.parametrize("fast", [False, True])
+def test_the_trainers_g_step_descends_l_g_plus_w_times_l_ms(fast):
+    """G's gradient as the trainer hands it to Adam, in the G step (D already updated),
+    against finite differences of BCE(D(G(z, y)), 1) + w * L_ms(G(z, y), z)."""
+    w, rng = 0.7, np.random.default_rng(8)
+    real, labels = rng.uniform(-1, 1, (6, CFG.image_dim)), rng.integers(0, 3, 6)
+    t = GANTrainer(CFG, seed=2, dtype=np.float64, fast=fast, mode_seeking=w)
+    z, fake_labels = rng.standard_normal((6, CFG.latent_dim)), t.random_labels(6)
+    t.noise, t.random_labels = (lambda n: z), (lambda n: fake_labels)
+    errors, g_step = [], t.opt_g.step
+
+    def check_then_step():                      # G's grads are complete; G not yet moved
+        def loss():
+            fake = t.G(z, fake_labels)
+            return bce_with_logits(t.D(fake, fake_labels), 1.0)[0] + w * mode_seeking(fake, z)[0]
+        for _, p in t.G.named_parameters():
+            grad = p.grad.copy()
+            errors.append(rel_error(grad, numerical_gradient(loss, p.data)))
+        g_step()
+    t.opt_g.step = check_then_step
+    t.train_step(real, labels)
+    assert len(errors) == len(t.G.parameters())
+    record_error("cGAN: trainer's G step with mode seeking", max(errors))
+    assert max(errors) < TOL
+
+
 def test_trainer_pairs_the_labels_and_the_fast_step_equals_the_plain_one():
     rng = np.random.default_rng(5)
     real = rng.uniform(-1, 1, (8, CFG.image_dim))
@@ -88,6 +118,9 @@ def test_trainer_pairs_the_labels_and_the_fast_step_equals_the_plain_one():
     drawn = fast.random_labels(9)
     assert (drawn[:4] == drawn[4:8]).all()
     assert fast.settings["mode_seeking"] == 0.5
+    odd = GANTrainer(CFG, seed=4, dtype=np.float64, mode_seeking=0.5)
+    stats = odd.train_step(real[:7], labels[:7])       # an odd batch: one row in no pair
+    assert all(np.isfinite(v) for v in stats.values())
 
 
 def test_the_term_changes_gs_step_and_nothing_else():
@@ -144,3 +177,41 @@ def test_the_demos_default_is_on_for_the_fully_connected_mnist_cgan_only(tmp_pat
     for flags, weight in (([], 0.0), (["--mode-seeking", "0.5"], 0.5)):
         args = parser.parse_args(["--conditional", *flags])
         assert new_run_settings(args, None, {}, {}, "fashion_mnist")[1]["mode_seeking"] == weight
+
+
+def test_an_older_run_repeats_without_the_term_and_its_checkpoint_resumes(tmp_path, capsys):
+    """A run's config.json or checkpoint from before the setting existed: it trained without
+    the term, so repeating or resuming it keeps it off, whatever today's default."""
+    import json
+    from npgan.checkpoint import load_checkpoint, save_checkpoint
+    from npgan.run_state import load_run
+    from small_runs import demo
+    code, _, err = demo(capsys, "--conditional", "--max-steps", "1", "--batch-size", "8",
+                        "--out", tmp_path / "new")
+    assert code == 0, err
+    info = json.loads((tmp_path / "new" / "config.json").read_text())
+    assert info["mode_seeking"] == 1.0
+    del info["mode_seeking"]                                   # as an older run wrote it
+    (tmp_path / "old.json").write_text(json.dumps(info))
+    code, _, err = demo(capsys, "--config", tmp_path / "old.json", "--out", tmp_path / "again")
+    assert code == 0, err
+    assert load_run(tmp_path / "again" / "checkpoint.npz")[0].settings["mode_seeking"] == 0
+    arrays, meta = load_checkpoint(tmp_path / "new" / "checkpoint.npz")
+    del meta["settings"]["mode_seeking"]
+    save_checkpoint(tmp_path / "old.npz", arrays, meta)
+    assert load_run(tmp_path / "old.npz")[0].mode_seeking == 0
+    code, _, err = demo(capsys, "--resume", tmp_path / "old.npz", "--max-steps", "2")
+    assert code == 0, err
+
+
+def test_the_shipped_recipe_is_the_mnist_default(tmp_path, capsys):
+    from npgan.run_state import load_run
+    from small_runs import demo
+    runs = {}
+    for name, flags in (("default", ["--conditional"]), ("file", ["--config", "cgan_projection"])):
+        code, _, err = demo(capsys, *flags, "--max-steps", "1", "--batch-size", "8",
+                            "--out", tmp_path / name)
+        assert code == 0, err
+        runs[name] = load_run(tmp_path / name / "checkpoint.npz")[0]
+    assert runs["default"].settings == runs["file"].settings
+    assert runs["default"].cfg == runs["file"].cfg
