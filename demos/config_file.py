@@ -16,7 +16,8 @@ field left out keeps its default. The other keys are the training settings; the 
 command line override them. What a run records about itself is accepted too: "backend" and
 "max_steps" as settings, "data_dir" (the IDX demos' --data-dir) and "data" (the images
 demo's PATH, --size, --grey and --max-images, used when no PATH is given) as where the data
-was, and "dataset" as a note when it is not the demo's.
+was, and "dataset" as a note when it is not the demo's. A file that records its "backend" is
+a run's own, and a setting it does not name ("ema", "mode_seeking") is off, as it was then.
 
 Unknown keys, values of the wrong kind and fields that contradict each other (a ``slope``
 when no layer is a LeakyReLU, ``--model dcgan`` for a fully connected file) are errors that
