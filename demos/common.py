@@ -14,7 +14,7 @@ from npgan.classifier import DATASETS
 from npgan.data import DataError, scale_images
 from npgan.metrics import evaluate, format_metrics, save_metrics
 from npgan.demos.config_file import SHIPPED, ConfigFileError, read_config_file
-from npgan.demos.flags import DCGAN_EPOCHS, DEFAULTS, EMA, MODE_SEEKING, build_parser, plural
+from npgan.demos.flags import CONDITIONAL, DCGAN_EPOCHS, DEFAULTS, EMA, build_parser, plural
 from npgan.models import DCGANConfig, config_from_dict, image_shape_of, shape_fields
 from npgan.run import Run, TrainingDiverged
 from npgan.run_state import load_run
@@ -248,12 +248,6 @@ def new_run_settings(args, file_model, file_settings, shape, dataset=None):
 
     A run's own config.json (it records the run's "backend") repeats that run: a setting it
     does not record did not exist when it ran, so it is off (0), not today's default."""
-    recorded = {"ema": 0.0, "mode_seeking": 0.0} if "backend" in file_settings else {}
-    settings = {**DEFAULTS, "betas": [0.5, 0.999], "backend": "numpy",
-                "ema": EMA, **recorded, **file_settings}
-    settings.update({k: getattr(args, k) for k in ("batch_size", "lr", "seed", "optimizer",
-                                                      "ema", "mode_seeking", "backend")
-                     if getattr(args, k) is not None})
     model = dict(file_model or {"latent_dim": DEFAULTS["latent_dim"]})
     if not {"image_dim", "image_shape"} & set(file_model or ()):
         model.update(shape)
@@ -265,10 +259,16 @@ def new_run_settings(args, file_model, file_settings, shape, dataset=None):
         model["model"] = "dcgan"
         if args.upsample:
             model["upsample"] = args.upsample
-    if model.get("num_classes") and model.get("model", "mlp") == "mlp":
+    conditional_mlp = bool(model.get("num_classes")) and model.get("model", "mlp") == "mlp"
+    if conditional_mlp:
         model.setdefault("d_label", "projection")   # README "Results": 99.9% against 90% labels
-        settings.setdefault("mode_seeking", MODE_SEEKING.get(dataset, 0.0))  # README "Results"
-    settings.setdefault("mode_seeking", 0.0)
+    own = CONDITIONAL.get(dataset, {}) if conditional_mlp else {}      # README "Results"
+    recorded = {"ema": 0.0, "mode_seeking": 0.0} if "backend" in file_settings else {}
+    settings = {**DEFAULTS, "betas": [0.5, 0.999], "backend": "numpy", "ema": EMA,
+                "mode_seeking": 0.0, **own, **recorded, **file_settings}
+    settings.update({k: getattr(args, k) for k in ("batch_size", "lr", "seed", "optimizer",
+                                                      "ema", "mode_seeking", "backend")
+                     if getattr(args, k) is not None})
     try:
         cfg = config_from_dict(model)
     except ValueError as e:                 # the file's network does not fit these images

@@ -12,9 +12,11 @@ from npgan.train import OPTIMIZERS
 DEFAULTS = {"batch_size": 64, "lr": 2e-4, "latent_dim": 100, "seed": 0, "optimizer": "adam"}
 DCGAN_EPOCHS = 14           # the DCGAN's default: about 9 minutes on 2 CPU cores (README)
 EMA = 0.999        # the default average of G's weights (Yazici et al. 2019; README "Results")
-# The fully connected cGAN's default weight of MSGAN's term, per dataset (README "Results": it
-# made MNIST's conditional digits more varied; on Fashion-MNIST every weight tried did worse).
-MODE_SEEKING = {"mnist": 1.0}
+# The fully connected cGAN's settings that differ from the plain GAN's defaults, per dataset
+# (README "Results": on MNIST, MSGAN's mode-seeking term and a shorter average of G's weights
+# drew digits as varied as the data's; on Fashion-MNIST every weight of the term tried did
+# worse, so it keeps the plain defaults).
+CONDITIONAL = {"mnist": {"mode_seeking": 1.0, "ema": 0.99}}
 
 
 def plural(n, word):
@@ -93,14 +95,16 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
     p.add_argument("--ema", type=fraction, default=None, metavar="B",
                    help="sample from an exponential moving average of G's weights, "
                         "G_ema = B G_ema + (1 - B) G after each step (0: off; default "
-                        f"{EMA:g}); training itself uses G")
+                        f"{EMA:g}" + (f", {CONDITIONAL[dataset]['ema']:g} for the fully connected "
+                                      "--conditional GAN" if "ema" in CONDITIONAL.get(dataset, {})
+                                      else "") + "); training itself uses G")
     p.add_argument("--mode-seeking", type=number(float, strict=False), default=None, metavar="W",
                    help="add W times MSGAN's mode-seeking term (Mao et al. 2019) to G's loss: "
                         "1 / (distance between the images of two noise vectors / distance "
                         "between the noise vectors), which grows when G ignores its noise "
                         "(0: off; default "
-                        + (f"{MODE_SEEKING[dataset]:g} for the fully connected --conditional GAN, else 0)"
-                           if dataset in MODE_SEEKING else "0)"))
+                        + (f"{CONDITIONAL[dataset]['mode_seeking']:g} for the fully connected "
+                           "--conditional GAN, else 0)" if dataset in CONDITIONAL else "0)"))
     epochs = (f"default {default_epochs}, or {DCGAN_EPOCHS} with --model dcgan"
               if default_steps is None else
               f"default: as many as make about {default_steps:,} steps, for either model")

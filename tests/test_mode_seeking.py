@@ -151,8 +151,10 @@ def test_a_negative_weight_is_refused():
 
 
 def test_the_demos_default_is_on_for_the_fully_connected_mnist_cgan_only(tmp_path, capsys):
+    """MNIST's fully connected cGAN trains with the term and a shorter average (README
+    "Results"); every other run keeps the plain defaults unless asked."""
     from npgan.demos.common import new_run_settings
-    from npgan.demos.flags import MODE_SEEKING, build_parser
+    from npgan.demos.flags import CONDITIONAL, EMA, build_parser
     from npgan.run_state import load_run
     from small_runs import demo
 
@@ -160,23 +162,27 @@ def test_the_demos_default_is_on_for_the_fully_connected_mnist_cgan_only(tmp_pat
         code, _, err = demo(capsys, "--max-steps", "1", "--batch-size", "8",
                             "--out", tmp_path / name, *flags)
         assert code == 0, err
-        return load_run(tmp_path / name / "checkpoint.npz")[0].settings["mode_seeking"]
+        s = load_run(tmp_path / name / "checkpoint.npz")[0].settings
+        return s["mode_seeking"], s["ema"]
 
-    assert MODE_SEEKING["mnist"] > 0
-    assert run("cgan", "--conditional") == MODE_SEEKING["mnist"]
-    assert run("gan") == 0 and run("dcgan", "--model", "dcgan", "--conditional") == 0
-    assert run("off", "--conditional", "--mode-seeking", "0") == 0
-    assert run("on", "--mode-seeking", "0.25") == 0.25           # any G may use it
+    mnist = CONDITIONAL["mnist"]
+    assert mnist["mode_seeking"] > 0 and 0 < mnist["ema"] < EMA
+    assert run("cgan", "--conditional") == (mnist["mode_seeking"], mnist["ema"])
+    assert run("gan") == (0, EMA)
+    assert run("dcgan", "--model", "dcgan", "--conditional") == (0, EMA)
+    assert run("off", "--conditional", "--mode-seeking", "0", "--ema", "0.5") == (0, 0.5)
+    assert run("on", "--mode-seeking", "0.25") == (0.25, EMA)         # any G may use it
     code, _, err = demo(capsys, "--resume", tmp_path / "cgan" / "checkpoint.npz",
                         "--mode-seeking", "2", "--max-steps", "2")
     assert code == 2 and "--mode-seeking 2.0 contradicts the checkpoint's" in err
     code, _, err = demo(capsys, "--mode-seeking", "-1", "--out", tmp_path / "bad")
     assert code == 2 and "--mode-seeking" in err and "must be >= 0" in err
-    # Fashion-MNIST's conditional default is off (README "Results"), unless asked for
+    # Fashion-MNIST's conditional default is the plain one (README "Results"), unless asked for
     parser = build_parser("fashion", "fashion_mnist", 15, "")
     for flags, weight in (([], 0.0), (["--mode-seeking", "0.5"], 0.5)):
         args = parser.parse_args(["--conditional", *flags])
-        assert new_run_settings(args, None, {}, {}, "fashion_mnist")[1]["mode_seeking"] == weight
+        settings = new_run_settings(args, None, {}, {}, "fashion_mnist")[1]
+        assert settings["mode_seeking"] == weight and settings["ema"] == EMA
 
 
 def test_an_older_run_repeats_without_the_term_and_its_checkpoint_resumes(tmp_path, capsys):
@@ -190,7 +196,7 @@ def test_an_older_run_repeats_without_the_term_and_its_checkpoint_resumes(tmp_pa
                         "--out", tmp_path / "new")
     assert code == 0, err
     info = json.loads((tmp_path / "new" / "config.json").read_text())
-    assert info["mode_seeking"] == 1.0
+    assert info["mode_seeking"] > 0
     del info["mode_seeking"]                                   # as an older run wrote it
     (tmp_path / "old.json").write_text(json.dumps(info))
     code, _, err = demo(capsys, "--config", tmp_path / "old.json", "--out", tmp_path / "again")
