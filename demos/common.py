@@ -240,11 +240,12 @@ def apply_config_file(parser, args, dataset):
     return file_path, file_model, file_settings
 
 
-def new_run_settings(args, file_model, file_settings, shape, dataset=None):
-    """The config and settings of a new run: the defaults, then the --config file's, then the
-    flags. ``shape``: the image fields of the data (``image_fields``), unless the file gives
-    its own (then they must fit the data, which ``run_demo`` checks). Returns ``(cfg,
-    settings)``, settings with every key GANTrainer and Run take.
+def new_run_settings(args, file_model, file_settings, shape, dataset):
+    """The config and settings of a new run of the ``dataset`` demo: the defaults, then the
+    --config file's, then the flags. ``shape``: the image fields of the data
+    (``image_fields``), unless the file gives its own (then they must fit the data, which
+    ``run_demo`` checks). Returns ``(cfg, settings)``, settings with every key GANTrainer and
+    Run take.
 
     A run's own config.json (it records the run's "backend") repeats that run: a setting it
     does not record did not exist when it ran, so it is off (0), not today's default."""
@@ -351,7 +352,7 @@ def check_resume_flags(parser, args, trainer, info, dataset):
     stored = {"batch_size": info["batch_size"], "lr": trainer.settings["lr"],
               "latent_dim": trainer.cfg.latent_dim, "seed": trainer.settings["seed"],
               "optimizer": trainer.settings["optimizer"], "ema": trainer.settings["ema"],
-              "mode_seeking": trainer.settings.get("mode_seeking", 0.0)}
+              "mode_seeking": trainer.settings["mode_seeking"]}
     for name, value in stored.items():
         given = getattr(args, name)
         if given is not None and given != value:

@@ -92,19 +92,20 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
                    help="how the DCGAN's generator doubles its image size: transposed "
                         "convolutions (default) or nearest-neighbour upsampling followed by a "
                         "convolution (no checkerboard artefacts)")
+    own = CONDITIONAL.get(dataset, {})       # this dataset's fully connected cGAN defaults
+    cgan = " for the fully connected --conditional GAN"
     p.add_argument("--ema", type=fraction, default=None, metavar="B",
                    help="sample from an exponential moving average of G's weights, "
                         "G_ema = B G_ema + (1 - B) G after each step (0: off; default "
-                        f"{EMA:g}" + (f", {CONDITIONAL[dataset]['ema']:g} for the fully connected "
-                                      "--conditional GAN" if "ema" in CONDITIONAL.get(dataset, {})
-                                      else "") + "); training itself uses G")
+                        f"{EMA:g}" + (f", {own['ema']:g}{cgan}" if "ema" in own else "")
+                        + "); training itself uses G")
     p.add_argument("--mode-seeking", type=number(float, strict=False), default=None, metavar="W",
                    help="add W times MSGAN's mode-seeking term (Mao et al. 2019) to G's loss: "
                         "1 / (distance between the images of two noise vectors / distance "
                         "between the noise vectors), which grows when G ignores its noise "
                         "(0: off; default "
-                        + (f"{CONDITIONAL[dataset]['mode_seeking']:g} for the fully connected "
-                           "--conditional GAN, else 0)" if dataset in CONDITIONAL else "0)"))
+                        + (f"{own['mode_seeking']:g}{cgan}, else 0)" if "mode_seeking" in own
+                           else "0)"))
     epochs = (f"default {default_epochs}, or {DCGAN_EPOCHS} with --model dcgan"
               if default_steps is None else
               f"default: as many as make about {default_steps:,} steps, for either model")

@@ -245,9 +245,8 @@ def format_metrics(d):
              f"{'classes covered (>= 1%)':34}{gen['classes_covered']:>9d}/10"
              f"{real['classes_covered']:>9d}/10",
              f"{'class KL to test shares (lower)':34}{gen['class_kl']:>12.4f}{real['class_kl']:>12.4f}"]
-    if "unsure_share" in gen:                   # absent from metrics.json files written before it
-        lines.append(f"{f'unsure (top class p < {UNSURE})':34}{100 * gen['unsure_share']:>11.2f}%"
-                     f"{100 * real['unsure_share']:>11.2f}%")
+    lines.append(f"{f'unsure (top class p < {UNSURE})':34}{100 * gen['unsure_share']:>11.2f}%"
+                 f"{100 * real['unsure_share']:>11.2f}%")
     if "label_accuracy" in gen:
         lines.append(f"{'label accuracy (conditional)':34}{100 * gen['label_accuracy']:>11.2f}%"
                      f"{100 * real['label_accuracy']:>11.2f}%")

@@ -1,13 +1,20 @@
 """MSGAN's mode-seeking term: its gradient, its pairs, and the trainer steps that use it."""
 
+import json
+
 import numpy as np
 import pytest
 
+from npgan.checkpoint import load_checkpoint, save_checkpoint
+from npgan.demos.common import new_run_settings
+from npgan.demos.flags import CONDITIONAL, EMA, build_parser
 from npgan.gradcheck import check_function, numerical_gradient, rel_error
 from npgan.losses import bce_with_logits, mode_seeking
 from npgan.models import GANConfig, build_networks
+from npgan.run_state import load_run
 from npgan.train import GANTrainer
 from conftest import TOL, record_error
+from small_runs import demo
 
 CFG = GANConfig(latent_dim=3, g_hidden=(5, 6), d_hidden=(6, 4), image_dim=4, num_classes=3,
                 embed_dim=2, d_label="projection")
@@ -153,10 +160,6 @@ def test_a_negative_weight_is_refused():
 def test_the_demos_default_is_on_for_the_fully_connected_mnist_cgan_only(tmp_path, capsys):
     """MNIST's fully connected cGAN trains with the term and a shorter average (README
     "Results"); every other run keeps the plain defaults unless asked."""
-    from npgan.demos.common import new_run_settings
-    from npgan.demos.flags import CONDITIONAL, EMA, build_parser
-    from npgan.run_state import load_run
-    from small_runs import demo
 
     def run(name, *flags):
         code, _, err = demo(capsys, "--max-steps", "1", "--batch-size", "8",
@@ -188,10 +191,6 @@ def test_the_demos_default_is_on_for_the_fully_connected_mnist_cgan_only(tmp_pat
 def test_an_older_run_repeats_without_the_term_and_its_checkpoint_resumes(tmp_path, capsys):
     """A run's config.json or checkpoint from before the setting existed: it trained without
     the term, so repeating or resuming it keeps it off, whatever today's default."""
-    import json
-    from npgan.checkpoint import load_checkpoint, save_checkpoint
-    from npgan.run_state import load_run
-    from small_runs import demo
     code, _, err = demo(capsys, "--conditional", "--max-steps", "1", "--batch-size", "8",
                         "--out", tmp_path / "new")
     assert code == 0, err
@@ -211,8 +210,6 @@ def test_an_older_run_repeats_without_the_term_and_its_checkpoint_resumes(tmp_pa
 
 
 def test_the_shipped_recipe_is_the_mnist_default(tmp_path, capsys):
-    from npgan.run_state import load_run
-    from small_runs import demo
     runs = {}
     for name, flags in (("default", ["--conditional"]), ("file", ["--config", "cgan_projection"])):
         code, _, err = demo(capsys, *flags, "--max-steps", "1", "--batch-size", "8",
