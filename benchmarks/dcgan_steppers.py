@@ -7,9 +7,10 @@ npgan/models/dcgan.py's CLASSIC layout, the DCGAN paper's at 28 x 28 (the issue'
     D: Conv 1 -> 64 k4 s2 p1, LeakyReLU 0.2, Conv 64 -> 128 k4 s2 p1 (no bias), BatchNorm2d,
        LeakyReLU 0.2, Linear 6272 -> 1
 
-``dcgan-demo`` is the network ``python -m npgan.demos.mnist --model dcgan`` trains (the
-default DCGANConfig): channels (64, 32) in G and (32, 64) in D, and in D dropout 0.3 after
-each LeakyReLU instead of BatchNorm.
+``dcgan-demo`` is the network ``python -m npgan.demos.mnist --model dcgan`` trains
+(DCGANConfig with the demos' DCGAN_MODEL): channels (64, 32) in G and (32, 64) in D, in D
+dropout 0.3 after each LeakyReLU instead of BatchNorm, and a hidden Linear 3136 -> 256 with
+LeakyReLU 0.2 before D's logit.
 
 Adam (2e-4, betas 0.5/0.999), BCE on logits, real and fake in separate D batches, the
 non-saturating G loss through the updated D.
@@ -18,11 +19,17 @@ non-saturating G loss through the updated D.
 import numpy as np
 
 from npgan.backend import to_device
+from npgan.demos.flags import DCGAN_MODEL
 from npgan.models import DCGANConfig
 from npgan.models.dcgan import CLASSIC
 from npgan.train import GANTrainer
 
-CONFIGS = {"dcgan": DCGANConfig(**CLASSIC), "dcgan-demo": DCGANConfig()}
+CONFIGS = {"dcgan": DCGANConfig(**CLASSIC), "dcgan-demo": DCGANConfig(**DCGAN_MODEL)}
+
+
+def d_widths(cfg):
+    """The widths of D's Linears, from its flattened 7 x 7 features to the logit."""
+    return (cfg.d_channels[1] * 49, *cfg.d_hidden, 1)
 
 
 def check_supported(cfg):
@@ -56,9 +63,10 @@ def matmul_shapes(batch, cfg=CONFIGS["dcgan"]):
          (16, g2, 196 * b),              # ConvTranspose g2 -> 1: forward, dW, dx
          (g2, 196 * b, 16),
          (g2, 16, 196 * b)]
-    d_forward = [(d1, 16, 196 * b), (d2, d1 * 16, 49 * b), (b, d2 * 49, 1)]
-    d_weight = [(d1, 196 * b, 16), (d2, 49 * b, d1 * 16), (d2 * 49, b, 1)]
-    d_input = [(d1 * 16, d2, 49 * b), (b, 1, d2 * 49)]      # conv2's and the Linear's
+    linears = list(zip(d_widths(cfg), d_widths(cfg)[1:]))  # D's Linears, n_in -> n_out
+    d_forward = [(d1, 16, 196 * b), (d2, d1 * 16, 49 * b)] + [(b, i, o) for i, o in linears]
+    d_weight = [(d1, 196 * b, 16), (d2, 49 * b, d1 * 16)] + [(i, b, o) for i, o in linears]
+    d_input = [(d1 * 16, d2, 49 * b)] + [(b, o, i) for i, o in linears]  # conv2's, the Linears'
     d_input_first = [(16, d1, 196 * b)]                     # conv1's: only the G step needs it
     # D step: two forwards (real, fake), two backwards with weight and input gradients
     # (but none into the images); G step: D forward, input gradients only, then G's backward.
@@ -97,7 +105,10 @@ def torch_stepper(batch, device, cfg=CONFIGS["dcgan"]):
         nn.Conv2d(1, d1, 4, 2, 1), nn.LeakyReLU(cfg.slope), *drop,
         nn.Conv2d(d1, d2, 4, 2, 1, bias=not bn), *bn, nn.LeakyReLU(cfg.slope),
         *([nn.Dropout(cfg.d_dropout)] if drop else []),
-        nn.Flatten(), nn.Linear(d2 * 7 * 7, 1)).to(device)
+        nn.Flatten(),
+        *[layer for i, o in zip(d_widths(cfg), d_widths(cfg)[1:-1])
+          for layer in (nn.Linear(i, o), nn.LeakyReLU(cfg.slope))],
+        nn.Linear(d_widths(cfg)[-2], 1)).to(device)
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     loss = nn.BCEWithLogitsLoss()

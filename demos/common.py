@@ -14,7 +14,8 @@ from npgan.classifier import DATASETS
 from npgan.data import DataError, scale_images
 from npgan.metrics import evaluate, format_metrics, save_metrics
 from npgan.demos.config_file import SHIPPED, ConfigFileError, read_config_file
-from npgan.demos.flags import CONDITIONAL, DCGAN_EPOCHS, DEFAULTS, EMA, build_parser, plural
+from npgan.demos.flags import (CONDITIONAL, DCGAN_EPOCHS, DCGAN_LR, DCGAN_MODEL, DEFAULTS, EMA,
+                               build_parser, plural)
 from npgan.models import DCGANConfig, config_from_dict, image_shape_of, shape_fields
 from npgan.run import Run, TrainingDiverged
 from npgan.run_state import load_run
@@ -260,13 +261,17 @@ def new_run_settings(args, file_model, file_settings, shape, dataset):
         model["model"] = "dcgan"
         if args.upsample:
             model["upsample"] = args.upsample
+    dcgan = model.get("model") == "dcgan"
+    if dcgan and "backend" not in file_settings:    # a run's own config.json names its D
+        model = {**DCGAN_MODEL, **model}
     conditional_mlp = bool(model.get("num_classes")) and model.get("model", "mlp") == "mlp"
     if conditional_mlp:
         model.setdefault("d_label", "projection")   # README "Results": 99.9% against 90% labels
     own = CONDITIONAL.get(dataset, {}) if conditional_mlp else {}      # README "Results"
     recorded = {"ema": 0.0, "mode_seeking": 0.0} if "backend" in file_settings else {}
     settings = {**DEFAULTS, "betas": [0.5, 0.999], "backend": "numpy", "ema": EMA,
-                "mode_seeking": 0.0, **own, **recorded, **file_settings}
+                "mode_seeking": 0.0, **({"lr": DCGAN_LR} if dcgan else {}), **own, **recorded,
+                **file_settings}
     settings.update({k: getattr(args, k) for k in ("batch_size", "lr", "seed", "optimizer",
                                                       "ema", "mode_seeking", "backend")
                      if getattr(args, k) is not None})

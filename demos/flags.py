@@ -10,7 +10,12 @@ from npgan.models import MODELS
 from npgan.train import OPTIMIZERS
 
 DEFAULTS = {"batch_size": 64, "lr": 2e-4, "latent_dim": 100, "seed": 0, "optimizer": "adam"}
-DCGAN_EPOCHS = 14           # the DCGAN's default: about 9 minutes on 2 CPU cores (README)
+DCGAN_EPOCHS = 10           # the DCGAN's default: about 10 minutes on 2 CPU cores (README)
+# The DCGAN demos' network and learning rate, where they differ from DCGANConfig's and the
+# MLP's defaults: a hidden layer in D and a higher learning rate (npgan/models/dcgan.py lists
+# the runs that chose them; README "Results").
+DCGAN_MODEL = {"g_hidden": [256], "d_hidden": [256]}
+DCGAN_LR = 5e-4
 EMA = 0.999        # the default average of G's weights (Yazici et al. 2019; README "Results")
 # The fully connected cGAN's settings that differ from the plain GAN's defaults, per dataset
 # (README "Results": on MNIST, MSGAN's mode-seeking term and a shorter average of G's weights
@@ -115,7 +120,8 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
     p.add_argument("--batch-size", type=positive(int), default=None,
                    help=f"images per step (default {DEFAULTS['batch_size']})")
     p.add_argument("--lr", type=positive(float), default=None,
-                   help=f"learning rate of both optimizers (default {DEFAULTS['lr']})")
+                   help=f"learning rate of both optimizers (default {DEFAULTS['lr']:g}, or "
+                        f"{DCGAN_LR:g} with --model dcgan)")
     p.add_argument("--latent-dim", type=positive(int), default=None,
                    help=f"size of the noise vector z (default {DEFAULTS['latent_dim']})")
     p.add_argument("--seed", type=number(int, strict=False), default=None,

@@ -8,7 +8,7 @@ import pytest
 
 import npgan.demos.common
 from npgan.demos.config_file import SHIPPED, ConfigFileError, read_config_file, shipped_names
-from npgan.models import GANConfig, build_networks, config_from_dict
+from npgan.models import DCGANConfig, GANConfig, build_networks, config_from_dict
 from npgan.nn import BatchNorm1d, Dropout, LeakyReLU, Linear, ReLU, Sigmoid, Tanh
 from npgan.checkpoint import load_checkpoint
 from small_runs import demo, no_plots, write_data_dir  # noqa: F401
@@ -51,6 +51,15 @@ def test_relu_dropout_discriminator():
     assert layer_kinds(D) == ["Linear", "ReLU", "Dropout"] * 3 + ["Linear"]
     assert [m.weight.shape[1] for m in D.layers if isinstance(m, Linear)] == [1024, 512, 256, 1]
     assert all(m.p == 0.5 for m in D.layers if isinstance(m, Dropout))
+
+
+def test_dcgan_without_fc_is_the_earlier_demo_dcgan():
+    """The DCGAN the demos trained before g_hidden and d_hidden (README "Results" repeats its
+    row with this file): DCGANConfig's own defaults, lr 2e-4, whatever the demos' DCGAN_MODEL."""
+    cfg, G, D = build("dcgan_without_fc")
+    assert cfg == DCGANConfig() and cfg.g_hidden == cfg.d_hidden == ()
+    assert read_config_file("dcgan_without_fc")[2]["lr"] == 2e-4
+    assert [type(m).__name__ for m in D.layers][-2:] == ["Flatten", "Linear"]
 
 
 def test_three_minute_fashion_network():
@@ -151,7 +160,7 @@ def write(tmp_path, obj, name="c.json"):
     ({"model": {"output": "relu"}}, "output must be one of"),
     ({"model": {"d_dropout": 1.5}}, "d_dropout must be in [0, 1)"),
     ({"model": {"model": "gan"}}, "unknown model 'gan'"),
-    ({"model": {"model": "dcgan", "g_hidden": [8]}}, "unknown fields ['g_hidden']"),
+    ({"model": {"model": "dcgan", "g_batchnorm": "all"}}, "unknown fields ['g_batchnorm']"),
     ({"model": {"g_activation": "relu", "d_activation": "relu", "slope": 0.1}},
      "no layer is a LeakyReLU"),
     ({"model": {}, "lr": -1}, "'lr' must be a positive number"),
@@ -177,6 +186,9 @@ def write(tmp_path, obj, name="c.json"):
     ({"model": {"num_classes": -1}}, "num_classes must be >= 0"),
     ({"model": {"num_classes": 10, "embed_dim": 0}}, "embed_dim must be a positive integer"),
     ({"model": {"model": "dcgan", "d_batchnorm": "yes"}}, "d_batchnorm must be true or false"),
+    ({"model": {"model": "dcgan", "d_hidden": 256}}, "d_hidden must be a list of integers"),
+    ({"model": {"model": "dcgan", "d_hidden": [0]}}, "d_hidden must be positive widths"),
+    ({"model": {"model": "dcgan", "g_hidden": [64, -1]}}, "g_hidden must be positive widths"),
     ({"model": {"model": "dcgan", "latent_dim": 1.5}}, "latent_dim must be an integer"),
 ])
 def test_bad_files_are_refused_naming_file_and_field(tmp_path, obj, message):

@@ -4,6 +4,8 @@ outer tool (demo flags, checkpoints, resume, sampling, evaluation) working for i
 import numpy as np
 import pytest
 
+from npgan.demos.common import new_run_settings
+from npgan.demos.flags import DCGAN_LR, DCGAN_MODEL, build_parser
 from npgan.evaluate import main as evaluate_main
 from npgan.models import DCGANConfig, build_networks, config_from_dict
 from npgan.models.dcgan import CLASSIC
@@ -52,6 +54,48 @@ def test_classic_layout_has_the_papers_channels_and_batchnorm_in_d():
     assert [p.shape for n, p in G.named_parameters() if n.endswith("weight")] == \
         [(100, 6272), (128, 64, 4, 4), (64, 1, 4, 4)]
     assert D[3].bias is None                                     # it feeds a BatchNorm
+
+
+def test_the_demos_networks_have_a_hidden_layer_on_each_side_of_the_convolutions():
+    G, D = build_networks(DCGANConfig(**DCGAN_MODEL), rng=np.random.default_rng(0))
+    assert shapes_after_each_layer(G, np.zeros((2, 100), np.float32))[:7] == [
+        ("Linear", (256,)), ("BatchNorm1d", (256,)), ("ReLU", (256,)),
+        ("Linear", (3136,)), ("BatchNorm1d", (3136,)), ("ReLU", (3136,)), ("Unflatten", (64, 7, 7))]
+    assert G[0].bias is None and G[3].bias is None               # each feeds a BatchNorm
+    assert shapes_after_each_layer(D, np.zeros((2, 784), np.float32))[-4:] == [
+        ("Flatten", (3136,)), ("Linear", (256,)), ("LeakyReLU", (256,)), ("Linear", (1,))]
+    assert D[-2].negative_slope == 0.2
+    deeper = DCGANConfig(g_hidden=(8, 16), d_hidden=(16, 8))
+    _, D = build_networks(deeper, rng=np.random.default_rng(0))
+    weights = [p.data.size for n, p in D.named_parameters() if n.endswith("weight")]
+    assert [p.shape for n, p in D.named_parameters() if n.endswith("weight")][-3:] == \
+        [(3136, 16), (16, 8), (8, 1)]
+    G, _ = build_networks(deeper, rng=np.random.default_rng(0))
+    assert deeper.weight_count() == sum(weights) + sum(
+        p.data.size for n, p in G.named_parameters() if n.endswith("weight"))
+
+
+def test_demo_dcgan_defaults_and_a_runs_own_config_keep_their_d():
+    """--model dcgan: the demos' hidden layer and learning rate (demos/flags.py); a flag or a
+    --config file overrides them; a run's own config.json from before d_hidden existed (it
+    records "backend") rebuilds that run's D, without the hidden layer."""
+    parser = build_parser("mnist", "mnist", 15, "")
+
+    def settings(flags, file_model=None, file_settings=None):
+        return new_run_settings(parser.parse_args(flags), file_model, file_settings or {}, {},
+                                "mnist")
+    cfg, s = settings(["--model", "dcgan"])
+    assert cfg.d_hidden == (256,) and s["lr"] == DCGAN_LR == 5e-4
+    cfg, s = settings(["--model", "dcgan", "--conditional", "--lr", "1e-4"])
+    assert cfg.d_hidden == (256,) and cfg.conditional and s["lr"] == 1e-4
+    cfg, s = settings([], {"model": "dcgan", "d_hidden": []}, {"lr": 3e-4})
+    assert cfg.d_hidden == () and s["lr"] == 3e-4
+    older = {**DCGANConfig().to_dict()}
+    del older["d_hidden"]
+    cfg, s = settings([], older, {"backend": "numpy", "lr": 2e-4})
+    assert cfg.d_hidden == () and s["lr"] == 2e-4
+    cfg, s = settings([])
+    assert not hasattr(cfg, "d_channels") and s["lr"] == 2e-4           # the MLP's own
 
 
 def test_upsample_generator_has_no_transposed_convolution():
@@ -148,6 +192,7 @@ def test_demo_trains_a_dcgan_and_resume_keeps_the_model(tmp_path, capsys):
     assert "training a DCGAN" in stdout and (out / "checkpoint.npz").exists()
     trainer, _, _ = load_run(out / "checkpoint.npz")
     assert trainer.cfg.upsample == "nearest"
+    assert trainer.cfg.g_hidden == trainer.cfg.d_hidden == (256,)    # the demos' (flags.py)
     code, _, err = demo(capsys, "--resume", out / "checkpoint.npz", "--max-steps", "3")
     assert code == 0, err
     code, _, err = demo(capsys, "--resume", out / "checkpoint.npz", "--model", "mlp",

@@ -1,11 +1,14 @@
 """The convolutional GAN (DCGAN; Radford, Metz and Chintala 2016), for 28 x 28 grey images by
 default, and for any C x H x W (C = 1 or 3, H and W divisible by 4) through ``image_shape``.
 
-Shapes after every layer of the default networks (batch N, latent 100):
+Shapes after every layer of the demos' networks (batch N, latent 100; DCGANConfig with the
+demos' DCGAN_MODEL of demos/flags.py, g_hidden = d_hidden = (256,)):
 
     G (transposed convolutions, upsample="transpose"; channels g_channels = (64, 32)):
         z                                            (N, 100)
-        Linear(100 -> 64*7*7, no bias)               (N, 3136)
+        Linear(100 -> 256, no bias)                  (N, 256)      g_hidden
+        BatchNorm1d, ReLU                            (N, 256)
+        Linear(256 -> 64*7*7, no bias)               (N, 3136)
         BatchNorm1d, ReLU                            (N, 3136)
         Unflatten                                    (N, 64, 7, 7)
         ConvTranspose2d(64 -> 32, k4 s2 p1)          (N, 32, 14, 14)
@@ -24,39 +27,63 @@ Shapes after every layer of the default networks (batch N, latent 100):
         Dropout(0.3)                                 (N, 32, 14, 14)
         Conv2d(32 -> 64, k4 s2 p1)                   (N, 64, 7, 7)
         LeakyReLU(0.2), Dropout(0.3)                 (N, 64, 7, 7)
-        Flatten, Linear(64*7*7 -> 1)                 (N, 1)        one logit
+        Flatten                                      (N, 3136)
+        Linear(64*7*7 -> 256), LeakyReLU(0.2)        (N, 256)      d_hidden
+        Linear(256 -> 1)                             (N, 1)        one logit
+
+Without the two hidden layers (g_hidden = d_hidden = (), DCGANConfig's defaults) these are
+the DCGAN paper's networks at this size. With them they have the layout of InfoGAN's MNIST
+networks (Chen et al. 2016, appendix: G FC 1024, FC 7 x 7 x 128, two transposed
+convolutions; D two convolutions, FC 1024), at a quarter of InfoGAN's widths. Why both:
+
+- Without g_hidden, z reaches the 7 x 7 grid through one Linear and a ReLU, and everything
+  after it is local (each output pixel of a 4 x 4 transposed convolution sees 2 x 2 inputs).
+  Which digit to draw is one decision for the whole image, and one layer can hardly make it:
+  the samples were often blends of two digits (after 4 epochs, the classifier was unsure of
+  51% of them, against 34% with both layers and 7.5% of real digits).
+- Without d_hidden, D's logit is a weighted sum of the 7 x 7 grid's features, each of which
+  sees a 10 x 10 patch of the image: D scores patches and adds the scores, and nothing in it
+  judges whether the patches make one digit.
+
+A conditional G is told which digit to draw, and a conditional D which one to expect; the
+conditional DCGAN was already close to the data without them (README "Results").
 
 ``CLASSIC`` is the DCGAN paper's layout at this size, the one benchmarks/ times against
 PyTorch: channels (128, 64) and (64, 128), and BatchNorm2d (no bias) after D's second
-convolution instead of dropout. The defaults above were chosen by these measurements (MNIST,
-9,000 steps, batch 64, one BLAS thread, Adam 2e-4 / (0.5, 0.999); classifier score and
-Frechet distance of npgan.evaluate):
+convolution instead of dropout, no hidden layers.
 
-    half the channels, BatchNorm in D          D(x) ~0.85, D(G(z)) ~0.15    6.52   98.4
-    half the channels, no BatchNorm in D,
-        dropout 0.3 (TensorFlow's DCGAN
-        tutorial's D)                          D(x) ~0.55, D(G(z)) ~0.45    6.95   78.9
-    the same, sampled from G_ema (0.999)                                    6.93   76.2
-    G at the paper's channels, D as above      worse samples after 2 epochs, 3x slower: stopped
-    D at the paper's channels, no BatchNorm    worse samples after 1 epoch: stopped
+How the demos' network was chosen (MNIST, seed 0, batch 64, Adam betas (0.5, 0.999), G_ema
+0.999, one BLAS thread each, two runs at once; classifier score and Frechet distance of
+npgan.evaluate, 10,000 samples). Before the hidden layers:
 
-Half the channels take 2.7x less time a step than CLASSIC. With BatchNorm, D sees a batch of
-only real and then only fake images and can tell them apart by the batch's statistics: it
-wins (the first row). The default run, with G_ema, is the README's row. It was 9 epochs
-until this round's speed-ups (npgan/memory.py, and Dropout keeping a convolution's memory
-layout) took the demo's step from 62-74 ms to 40-43 ms on 2 cores (README, Speed); then,
-measured the same way (one thread each, two at once):
+    half the paper's channels, BatchNorm in D, 9,000 steps, lr 2e-4          6.52   98.4
+    the same without BatchNorm, dropout 0.3 in D (TensorFlow's DCGAN
+        tutorial's D): the previous default, 14 epochs                       7.14   68.9
+    G at the paper's channels (128, 64), 11 epochs (1.0 GB)                  7.13   66.4
+    D at the paper's channels (64, 128), 8 epochs (2x slower)                6.87   78.7
+    no dropout in D, 14 epochs                                               7.11   66.6
 
-    the default network, 9 epochs (8,433 steps)                             6.92   78.9
-    the default network, 14 epochs (13,118 steps): the new default          7.14   68.9
-    G at the paper's channels (128, 64), 11 epochs (10,307 steps; 1.0 GB)   7.13   66.4
-    D at the paper's channels (64, 128), 8 epochs (7,496 steps; 2x slower)  6.87   78.7
-    no dropout in D, 14 epochs                                              7.11   66.6
+With BatchNorm, D sees a batch of only real and then only fake images and tells them apart
+by the batch's statistics: it wins (the first row). Then, 4 epochs (3,748 steps) each:
 
-Other image sizes: for C x H x W images (``image_shape``, see config.py) G's Linear goes to
-c1 x H/4 x W/4, its last layer makes C channels, and D's first convolution takes C channels;
-everything else is as above (a 3 x 32 x 32 image: G's Linear to 64 x 8 x 8, D's Linear from
-64 x 8 x 8). Each convolution halves (or doubles) the height and width, so both must be
+                                                     lr 2e-4          lr 5e-4      1e-3
+    neither hidden layer (the previous default)    5.98  108.3      6.60   88.6
+    d_hidden (256,)                                6.45   86.5      7.15   60.2   7.21  59.7
+    a third convolution in D (64 -> 128, k3 s2)    6.12  101.8
+    d_hidden, sampled from a 0.99 average          6.46   89.0
+    d_hidden, no dropout in D                                       7.04   75.8
+    g_hidden (256,)                                                 7.50   58.7
+    g_hidden and d_hidden (256,): the default      7.71   36.4      8.32   16.3
+    g_hidden (1024,), d_hidden (256,)                               8.39   14.7 (1.3x slower)
+
+and d_hidden (256,) alone at lr 5e-4 and 1e-3 for 12 epochs: 7.42 / 56.7 and 7.42 / 58.6.
+The default, 10 epochs (about 10 minutes on 2 cores), seeds 0, 1, 2: 8.92 / 5.97, 8.92 /
+6.39, 8.89 / 5.79 (README "Results", beside the fully connected GAN's).
+
+Other image sizes: for C x H x W images (``image_shape``, see config.py) G's last Linear goes
+to c1 x H/4 x W/4, its last layer makes C channels, and D's first convolution takes C
+channels; everything else is as above (a 3 x 32 x 32 image: G's last Linear to 64 x 8 x 8, D's first
+Linear from 64 x 8 x 8). Each convolution halves (or doubles) the height and width, so both must be
 divisible by 4.
 
 Both networks take and give flat (N, C*H*W) images, like the fully connected GAN's, so the
@@ -91,11 +118,15 @@ class DCGANConfig:
     latent_dim: int = 100
     g_channels: tuple = (64, 32)         # G's channels at 7 x 7 and at 14 x 14 (H/4, H/2)
     d_channels: tuple = (32, 64)         # D's channels at 14 x 14 and at 7 x 7
+    g_hidden: tuple = ()                 # widths of hidden Linear + BatchNorm + ReLU layers
+                                         # between z and G's first convolution; (): none
     image_dim: int = 784                 # C * H * W: 28 x 28, one channel
     upsample: str = "transpose"          # "transpose": ConvTranspose2d; "nearest": Upsample + Conv2d
     slope: float = 0.2                   # D's LeakyReLU negative slope
     d_dropout: float = 0.3               # dropout after each of D's LeakyReLUs
     d_batchnorm: bool = False            # BatchNorm2d after D's second convolution
+    d_hidden: tuple = ()                 # widths of hidden Linear + LeakyReLU layers before
+                                         # D's logit (the demos': (256,)); (): none, as in DCGAN
     bn_eps: float = 1e-5
     bn_momentum: float = 0.1
     num_classes: int = 0                 # 0: a plain GAN; 10: conditional on 10 classes
@@ -113,6 +144,10 @@ class DCGANConfig:
         for name in ("g_channels", "d_channels"):
             if len(getattr(self, name)) != 2 or min(getattr(self, name)) < 1:
                 raise ValueError(f"DCGANConfig: {name} must be two positive channel counts, "
+                                 f"got {list(getattr(self, name))}")
+        for name in ("g_hidden", "d_hidden"):
+            if getattr(self, name) and min(getattr(self, name)) < 1:
+                raise ValueError(f"DCGANConfig: {name} must be positive widths (or [] for none), "
                                  f"got {list(getattr(self, name))}")
         if self.model != "dcgan":
             raise ValueError(f"DCGANConfig: model must be 'dcgan', got {self.model!r}")
@@ -141,8 +176,10 @@ class DCGANConfig:
         k = 4 if self.upsample == "transpose" else 3                # G's kernels
         d_in = c + 1 if self.conditional else c                     # D's input channels
         s = (h // 4) * (w // 4)                                     # pixels at the smallest size
-        return (self.latent_dim * g1 * s + g1 * g2 * k * k + g2 * c * k * k
-                + d_in * d1 * 16 + d1 * d2 * 16 + d2 * s)
+        fc_g = (self.latent_dim, *self.g_hidden, g1 * s)            # G's Linears' widths
+        fc_d = (d2 * s, *self.d_hidden, 1)                          # D's
+        linears = sum(a * b for w in (fc_g, fc_d) for a, b in zip(w, w[1:]))
+        return linears + g1 * g2 * k * k + g2 * c * k * k + d_in * d1 * 16 + d1 * d2 * 16
 
 
 CLASSIC = dict(g_channels=(128, 64), d_channels=(64, 128), d_batchnorm=True, d_dropout=0.0)
@@ -160,9 +197,11 @@ def build_dcgan_generator(cfg, *, rng, dtype=np.float32, in_dim=None):
     (c1, c2), (c, h, w) = cfg.g_channels, image_shape_of(cfg)
     h4, w4 = h // 4, w // 4                                         # 7 x 7 for 28 x 28 images
     bn = dict(eps=cfg.bn_eps, momentum=cfg.bn_momentum, dtype=dtype)
+    widths = (in_dim or cfg.latent_dim, *cfg.g_hidden, c1 * h4 * w4)    # 100, 256, 3136
+    fc = [layer for a, b in zip(widths, widths[1:])                     # Linear, BatchNorm, ReLU
+          for layer in (Linear(a, b, bias=False, rng=rng, dtype=dtype), BatchNorm1d(b, **bn), ReLU())]
     return Sequential(
-        Linear(in_dim or cfg.latent_dim, c1 * h4 * w4, bias=False, rng=rng, dtype=dtype),
-        BatchNorm1d(c1 * h4 * w4, **bn), ReLU(),
+        *fc,                                                        # (N, c1*H/4*W/4)
         Unflatten((c1, h4, w4)),                                    # (N, c1, H/4, W/4)
         *up_block(c1, c2, cfg, rng=rng, dtype=dtype, bias=False),   # (N, c2, H/2, W/2)
         BatchNorm2d(c2, **bn), ReLU(),
@@ -177,10 +216,13 @@ def build_dcgan_discriminator(cfg, *, rng, dtype=np.float32, in_channels=None):
     in_channels = in_channels or c
     drop = [Dropout(cfg.d_dropout, rng=rng)] if cfg.d_dropout else []
     bn = [BatchNorm2d(c2, eps=cfg.bn_eps, momentum=cfg.bn_momentum, dtype=dtype)] if cfg.d_batchnorm else []
+    widths = (c2 * (h // 4) * (w // 4), *cfg.d_hidden)                          # 64 * 7 * 7, 256
+    head = [layer for a, b in zip(widths, widths[1:])                           # (N, 256)
+            for layer in (Linear(a, b, rng=rng, dtype=dtype), LeakyReLU(cfg.slope))]
     return Sequential(
         Unflatten((in_channels, h, w)),                                         # (N, C, H, W)
         Conv2d(in_channels, c1, 4, stride=2, padding=1, rng=rng, dtype=dtype),  # (N, c1, H/2, W/2)
         LeakyReLU(cfg.slope), *drop,
         Conv2d(c1, c2, 4, stride=2, padding=1, bias=not bn, rng=rng, dtype=dtype),  # (N, c2, H/4, W/4)
         *bn, LeakyReLU(cfg.slope), *([Dropout(cfg.d_dropout, rng=rng)] if drop else []),
-        Flatten(), Linear(c2 * (h // 4) * (w // 4), 1, rng=rng, dtype=dtype))   # (N, 1)
+        Flatten(), *head, Linear(widths[-1], 1, rng=rng, dtype=dtype))        # (N, 1)
