@@ -9,8 +9,9 @@ npgan/models/dcgan.py's CLASSIC layout, the DCGAN paper's at 28 x 28 (the issue'
 
 ``dcgan-demo`` is the network ``python -m npgan.demos.mnist --model dcgan`` trains
 (DCGANConfig with the demos' DCGAN_MODEL): channels (64, 32) in G and (32, 64) in D, in D
-dropout 0.3 after each LeakyReLU instead of BatchNorm, and a hidden Linear 3136 -> 256 with
-LeakyReLU 0.2 before D's logit.
+dropout 0.3 after each LeakyReLU instead of BatchNorm, a fully connected layer before G's
+convolutions (Linear 100 -> 256, BatchNorm1d, ReLU; then Linear 256 -> 64*7*7) and one before
+D's logit (Linear 3136 -> 256, LeakyReLU 0.2).
 
 Adam (2e-4, betas 0.5/0.999), BCE on logits, real and fake in separate D batches, the
 non-saturating G loss through the updated D.
@@ -25,6 +26,11 @@ from npgan.models.dcgan import CLASSIC
 from npgan.train import GANTrainer
 
 CONFIGS = {"dcgan": DCGANConfig(**CLASSIC), "dcgan-demo": DCGANConfig(**DCGAN_MODEL)}
+
+
+def g_widths(cfg):
+    """The widths of G's Linears, from z to its 7 x 7 grid."""
+    return (cfg.latent_dim, *cfg.g_hidden, cfg.g_channels[0] * 49)
 
 
 def d_widths(cfg):
@@ -53,11 +59,12 @@ def matmul_shapes(batch, cfg=CONFIGS["dcgan"]):
     C -> F channels, kernel k, to an OH x OW output is (F, C*k*k) @ (C*k*k, OH*OW*B) forward,
     the same sizes again for its weight gradient and for its input gradient."""
     check_supported(cfg)
-    b, z = batch, cfg.latent_dim
+    b = batch
     (g1, g2), (d1, d2) = cfg.g_channels, cfg.d_channels
-    g = [(b, z, g1 * 49),                # Linear: forward; dW (no dx: z is noise)
-         (z, b, g1 * 49),
-         (g2 * 16, g1, 49 * b),          # ConvTranspose g1 -> g2: forward is W.T @ x, col2im
+    g_fc = list(zip(g_widths(cfg), g_widths(cfg)[1:]))    # G's Linears, n_in -> n_out
+    g = [(b, i, o) for i, o in g_fc]     # Linears: forward; dW; dx (none into z: it is noise)
+    g += [(i, b, o) for i, o in g_fc] + [(b, o, i) for i, o in g_fc[1:]]
+    g += [(g2 * 16, g1, 49 * b),         # ConvTranspose g1 -> g2: forward is W.T @ x, col2im
          (g1, 49 * b, g2 * 16),          #   dW
          (g1, g2 * 16, 49 * b),          #   dx = W @ im2col(dout)
          (16, g2, 196 * b),              # ConvTranspose g2 -> 1: forward, dW, dx
@@ -87,15 +94,15 @@ def floor_stepper(batch, xp, cfg=CONFIGS["dcgan"]):
     return step
 
 
-def torch_stepper(batch, device, cfg=CONFIGS["dcgan"]):
-    import torch
+def torch_networks(cfg, device="cpu"):
+    """G and D of ``cfg`` in PyTorch, layer for layer as npgan builds them."""
     from torch import nn
 
     check_supported(cfg)
-    torch.manual_seed(0)
-    (g1, g2), (d1, d2), z = cfg.g_channels, cfg.d_channels, cfg.latent_dim
+    (g1, g2), (d1, d2) = cfg.g_channels, cfg.d_channels
     G = nn.Sequential(
-        nn.Linear(z, g1 * 7 * 7, bias=False), nn.BatchNorm1d(g1 * 7 * 7), nn.ReLU(),
+        *[layer for i, o in zip(g_widths(cfg), g_widths(cfg)[1:])
+          for layer in (nn.Linear(i, o, bias=False), nn.BatchNorm1d(o), nn.ReLU())],
         nn.Unflatten(1, (g1, 7, 7)),
         nn.ConvTranspose2d(g1, g2, 4, 2, 1, bias=False), nn.BatchNorm2d(g2), nn.ReLU(),
         nn.ConvTranspose2d(g2, 1, 4, 2, 1), nn.Tanh()).to(device)
@@ -109,6 +116,16 @@ def torch_stepper(batch, device, cfg=CONFIGS["dcgan"]):
         *[layer for i, o in zip(d_widths(cfg), d_widths(cfg)[1:-1])
           for layer in (nn.Linear(i, o), nn.LeakyReLU(cfg.slope))],
         nn.Linear(d_widths(cfg)[-2], 1)).to(device)
+    return G, D
+
+
+def torch_stepper(batch, device, cfg=CONFIGS["dcgan"]):
+    import torch
+    from torch import nn
+
+    torch.manual_seed(0)
+    G, D = torch_networks(cfg, device)
+    z = cfg.latent_dim
     opt_g = torch.optim.Adam(G.parameters(), lr=2e-4, betas=(0.5, 0.999))
     opt_d = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999))
     loss = nn.BCEWithLogitsLoss()

@@ -284,7 +284,9 @@ def new_run_settings(args, file_model, file_settings, shape, dataset):
             f"that network has {cfg.weight_count():,} weights, more than the demos' limit of "
             f"{MAX_WEIGHTS:,} (with its gradients and Adam's two moments, float32, "
             f"{16 * cfg.weight_count() / 2**30:.1f} GiB); make the images smaller (--size, "
-            "--grey), the hidden layers narrower, or use --model dcgan")
+            "--grey), the hidden layers narrower, or "
+            + ("drop the DCGAN's fully connected layers (--config dcgan_without_fc)" if dcgan
+               else "use --model dcgan"))
     return cfg, settings
 
 

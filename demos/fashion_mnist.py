@@ -12,7 +12,7 @@ from npgan.demos.common import main
 
 DESCRIPTION = ("Train the classic fully connected GAN (or, with --conditional, the conditional "
                "GAN) on Fashion-MNIST, about 3-4 minutes on 2 CPU cores with the defaults; with "
-               "--model dcgan the convolutional GAN, about 9 minutes. "
+               "--model dcgan the convolutional GAN, about 10 minutes. "
                "Needs the dataset: sudo apt-get install dataset-fashion-mnist, or --data-dir.")
 
 if __name__ == "__main__":

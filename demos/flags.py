@@ -12,8 +12,8 @@ from npgan.train import OPTIMIZERS
 DEFAULTS = {"batch_size": 64, "lr": 2e-4, "latent_dim": 100, "seed": 0, "optimizer": "adam"}
 DCGAN_EPOCHS = 10           # the DCGAN's default: about 10 minutes on 2 CPU cores (README)
 # The DCGAN demos' network and learning rate, where they differ from DCGANConfig's and the
-# MLP's defaults: a hidden layer in D and a higher learning rate (npgan/models/dcgan.py lists
-# the runs that chose them; README "Results").
+# MLP's defaults: a fully connected layer before G's convolutions and one after D's, and a
+# higher learning rate (npgan/models/dcgan.py lists the runs that chose them; README "Results").
 DCGAN_MODEL = {"g_hidden": [256], "d_hidden": [256]}
 DCGAN_LR = 5e-4
 EMA = 0.999        # the default average of G's weights (Yazici et al. 2019; README "Results")

@@ -13,7 +13,7 @@ The default --epochs are as many as make about 4,000 steps of batch 64, whatever
 of images. Measured on 2 busy CPU cores: 3,000 colour images of 32 x 32 train for 87 epochs
 in 3 min 16 s (coloured blobs where the data has coloured discs and squares); MNIST's
 10,000 test images written as PNG files, 26 epochs in 61 s (recognizable digits). With
---model dcgan a step takes about twice as long (100 ms for 32 x 32 colour: about 7
+--model dcgan a step takes longer (82 ms for 32 x 32 colour on 2 quiet cores: about 6
 minutes). Outputs go to runs/images/ (runs/images_dcgan/ with --model dcgan). A resumed run (--resume CKPT) reads the PATH, --size, --grey and
 --max-images it was started with unless given again. There is no classifier for your own
 images, so no metrics.json; and no labels, so no --conditional.

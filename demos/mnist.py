@@ -13,7 +13,7 @@ DESCRIPTION = ("Train the classic fully connected GAN on MNIST with npgan's hand
                "backprop. The defaults draw recognizable digits after about 3 minutes on "
                "2 CPU cores. Writes sample grids, loss curves, history.csv and a checkpoint. "
                "With --conditional, G draws the digit it is asked for (grids: one row per digit). "
-               "With --model dcgan, the convolutional GAN (about 9 minutes).")
+               "With --model dcgan, the convolutional GAN (about 10 minutes).")
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:], dataset="mnist", load_images=load_mnist, default_epochs=15,

@@ -4,7 +4,9 @@ outer tool (demo flags, checkpoints, resume, sampling, evaluation) working for i
 import numpy as np
 import pytest
 
+from npgan.checkpoint import load_checkpoint, save_checkpoint
 from npgan.demos.common import new_run_settings
+from npgan.demos.config_file import read_config_file
 from npgan.demos.flags import DCGAN_LR, DCGAN_MODEL, build_parser
 from npgan.evaluate import main as evaluate_main
 from npgan.models import DCGANConfig, build_networks, config_from_dict
@@ -85,13 +87,18 @@ def test_demo_dcgan_defaults_and_a_runs_own_config_keep_their_d():
         return new_run_settings(parser.parse_args(flags), file_model, file_settings or {}, {},
                                 "mnist")
     cfg, s = settings(["--model", "dcgan"])
-    assert cfg.d_hidden == (256,) and s["lr"] == DCGAN_LR == 5e-4
+    assert cfg.g_hidden == cfg.d_hidden == (256,) and s["lr"] == DCGAN_LR == 5e-4
+    cfg, s = settings([], {"model": "dcgan", "g_channels": [16, 8]})     # a file's other fields
+    assert cfg.g_hidden == cfg.d_hidden == (256,) and cfg.g_channels == (16, 8)
     cfg, s = settings(["--model", "dcgan", "--conditional", "--lr", "1e-4"])
     assert cfg.d_hidden == (256,) and cfg.conditional and s["lr"] == 1e-4
     cfg, s = settings([], {"model": "dcgan", "d_hidden": []}, {"lr": 3e-4})
-    assert cfg.d_hidden == () and s["lr"] == 3e-4
+    assert cfg.d_hidden == () and cfg.g_hidden == (256,) and s["lr"] == 3e-4
+    _, file_model, file_settings = read_config_file("dcgan_without_fc")
+    cfg, s = settings([], file_model, file_settings)
+    assert cfg == DCGANConfig() and s["lr"] == 2e-4                   # the earlier network
     older = {**DCGANConfig().to_dict()}
-    del older["d_hidden"]
+    del older["d_hidden"], older["g_hidden"]
     cfg, s = settings([], older, {"backend": "numpy", "lr": 2e-4})
     assert cfg.d_hidden == () and s["lr"] == 2e-4
     cfg, s = settings([])
@@ -144,8 +151,10 @@ def test_config_round_trips_and_refuses_what_does_not_fit():
 
 @pytest.mark.parametrize("cfg", [TINY, TINY_BN,
                                  DCGANConfig(**{**TINY.to_dict(), "upsample": "nearest"}),
-                                 DCGANConfig(**{**TINY.to_dict(), "num_classes": 3, "embed_dim": 2})],
-                         ids=["dropout in D", "BatchNorm in D", "nearest", "conditional"])
+                                 DCGANConfig(**{**TINY.to_dict(), "num_classes": 3, "embed_dim": 2}),
+                                 DCGANConfig(**{**TINY.to_dict(), "g_hidden": (6,), "d_hidden": (5,)})],
+                         ids=["dropout in D", "BatchNorm in D", "nearest", "conditional",
+                              "fully connected layers"])
 def test_fast_step_equals_the_plain_step(cfg):
     """With dropout too (the fast step then keeps real and fake apart, so that the masks are
     drawn in the plain step's order)."""
@@ -198,6 +207,20 @@ def test_demo_trains_a_dcgan_and_resume_keeps_the_model(tmp_path, capsys):
     code, _, err = demo(capsys, "--resume", out / "checkpoint.npz", "--model", "mlp",
                         "--max-steps", "4")
     assert code == 2 and "--model mlp contradicts the checkpoint's dcgan" in err
+
+
+def test_a_dcgan_checkpoint_from_before_the_fully_connected_layers_resumes(tmp_path, capsys):
+    """Written before g_hidden and d_hidden existed (its config names neither): it rebuilds
+    the network it trained, without them, and resumes."""
+    code, _, err = demo(capsys, "--config", "dcgan_without_fc", "--max-steps", "1",
+                        "--batch-size", "8", "--out", tmp_path / "run")
+    assert code == 0, err
+    arrays, meta = load_checkpoint(tmp_path / "run" / "checkpoint.npz")
+    del meta["config"]["g_hidden"], meta["config"]["d_hidden"]
+    save_checkpoint(tmp_path / "old.npz", arrays, meta)
+    assert load_run(tmp_path / "old.npz")[0].cfg == DCGANConfig()
+    code, _, err = demo(capsys, "--resume", tmp_path / "old.npz", "--max-steps", "2")
+    assert code == 0, err
 
 
 def test_upsample_flag_needs_the_dcgan(tmp_path, capsys):
@@ -258,14 +281,14 @@ def test_dcgan_training_is_the_same_on_one_thread_and_two():
     """The README's DCGAN rows carry --threads 1 and were also measured with --threads auto
     (two threads): the same numbers. Here OpenBLAS gives these products the same bits on
     one thread and two, and npgan's threaded passes (im2col, col2im, the optimizer, the
-    weight average) never change a sum's order. Three steps of the default DCGAN, batch 64."""
+    weight average) never change a sum's order. Three steps of the demos' DCGAN, batch 64."""
     from npgan.threads import set_threads
     real = np.random.default_rng(0).uniform(-1, 1, (64, 784)).astype(np.float32)
     weights = []
     try:
         for n in (1, 2):
             set_threads(n)
-            trainer = GANTrainer(DCGANConfig(), seed=0, ema=0.999)
+            trainer = GANTrainer(DCGANConfig(**DCGAN_MODEL), seed=0, ema=0.999)
             for _ in range(3):
                 trainer.train_step(real)
             weights.append([p.data.copy() for p in trainer.G.parameters() + trainer.D.parameters()
