@@ -39,14 +39,16 @@ convolutions; D two convolutions, FC 1024), at a quarter of InfoGAN's widths. Wh
 - Without g_hidden, z reaches the 7 x 7 grid through one Linear and a ReLU, and everything
   after it is local (each output pixel of a 4 x 4 transposed convolution sees 2 x 2 inputs).
   Which digit to draw is one decision for the whole image, and one layer can hardly make it:
-  the samples were often blends of two digits (after 4 epochs, the classifier was unsure of
-  51% of them, against 34% with both layers and 7.5% of real digits).
+  the samples were often blends of two digits (after 4 epochs at lr 5e-4, the classifier
+  was unsure of 49% of them with d_hidden alone, of 34% with both layers, and of 7.5% of
+  real digits).
 - Without d_hidden, D's logit is a weighted sum of the 7 x 7 grid's features, each of which
   sees a 10 x 10 patch of the image: D scores patches and adds the scores, and nothing in it
   judges whether the patches make one digit.
 
-A conditional G is told which digit to draw, and a conditional D which one to expect; the
-conditional DCGAN was already close to the data without them (README "Results").
+A conditional G is told which digit to draw, and a conditional D which one to expect: the
+conditional DCGAN was already close to the data without them (Frechet 8.5; with them 7.1),
+and they took its label accuracy from 93% to 99% (README "Results").
 
 ``CLASSIC`` is the DCGAN paper's layout at this size, the one benchmarks/ times against
 PyTorch: channels (128, 64) and (64, 128), and BatchNorm2d (no bias) after D's second
