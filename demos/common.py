@@ -250,6 +250,7 @@ def new_run_settings(args, file_model, file_settings, shape, dataset):
 
     A run's own config.json (it records the run's "backend") repeats that run: a setting it
     does not record did not exist when it ran, so it is off (0), not today's default."""
+    own_run = "backend" in file_settings            # a run's own config.json: its settings then
     model = dict(file_model or {"latent_dim": DEFAULTS["latent_dim"]})
     if not {"image_dim", "image_shape"} & set(file_model or ()):
         model.update(shape)
@@ -262,13 +263,13 @@ def new_run_settings(args, file_model, file_settings, shape, dataset):
         if args.upsample:
             model["upsample"] = args.upsample
     dcgan = model.get("model") == "dcgan"
-    if dcgan and "backend" not in file_settings:    # a run's own config.json names its D
+    if dcgan and not own_run:                       # an own run's config names its whole D
         model = {**DCGAN_MODEL, **model}
     conditional_mlp = bool(model.get("num_classes")) and model.get("model", "mlp") == "mlp"
     if conditional_mlp:
         model.setdefault("d_label", "projection")   # README "Results": 99.9% against 90% labels
     own = CONDITIONAL.get(dataset, {}) if conditional_mlp else {}      # README "Results"
-    recorded = {"ema": 0.0, "mode_seeking": 0.0} if "backend" in file_settings else {}
+    recorded = {"ema": 0.0, "mode_seeking": 0.0} if own_run else {}
     settings = {**DEFAULTS, "betas": [0.5, 0.999], "backend": "numpy", "ema": EMA,
                 "mode_seeking": 0.0, **({"lr": DCGAN_LR} if dcgan else {}), **own, **recorded,
                 **file_settings}

@@ -169,9 +169,10 @@ def evaluate(trainer, dataset="mnist", n=10000, seed=0, *, classifier=None, data
     conditional, classifier (its sizes and test accuracy), and "generated" and "real", each
     with classifier_score, frechet_distance (to all test images), class_shares (10 floats),
     classes_covered (classes with >= 1% of the images), class_kl (KL of the class shares to
-    the test set's), unsure_share (images whose top class has p(y|x) < 0.99) and label_accuracy: for "generated" only when the trainer is conditional;
-    for "real" always, the classifier's accuracy on the true labels (the most a conditional
-    generator can expect to score). "real" also has its own n.
+    the test set's), unsure_share (images whose top class has p(y|x) < 0.99) and
+    label_accuracy: for "generated" only when the trainer is conditional; for "real" always,
+    the classifier's accuracy on the true labels (the most a conditional generator can expect
+    to score). "real" also has its own n.
 
     ``parzen``: also the Gaussian Parzen-window log-likelihood of the test images (npgan/
     parzen.py, the GAN paper's protocol), under key "parzen": for the n samples and, as the

@@ -106,7 +106,8 @@ import numpy as np
 
 from npgan.models.config import (check_image_shape, check_kinds, config_from_fields,
                                  config_to_dict, image_shape_of)
-from npgan.nn import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Flatten,
+from npgan.models.mlp import hidden_blocks
+from npgan.nn import (BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Flatten,
                       LeakyReLU, Linear, ReLU, Sequential, Tanh, Unflatten, Upsample)
 
 UPSAMPLE = ("transpose", "nearest")
@@ -200,10 +201,9 @@ def build_dcgan_generator(cfg, *, rng, dtype=np.float32, in_dim=None):
     h4, w4 = h // 4, w // 4                                         # 7 x 7 for 28 x 28 images
     bn = dict(eps=cfg.bn_eps, momentum=cfg.bn_momentum, dtype=dtype)
     widths = (in_dim or cfg.latent_dim, *cfg.g_hidden, c1 * h4 * w4)    # 100, 256, 3136
-    fc = [layer for a, b in zip(widths, widths[1:])                     # Linear, BatchNorm, ReLU
-          for layer in (Linear(a, b, bias=False, rng=rng, dtype=dtype), BatchNorm1d(b, **bn), ReLU())]
-    return Sequential(
-        *fc,                                                        # (N, c1*H/4*W/4)
+    return Sequential(                                              # Linear, BatchNorm1d, ReLU:
+        *hidden_blocks(widths, cfg, act="relu", batchnorm="all",    # (N, c1*H/4*W/4)
+                       dropout=0.0, rng=rng, dtype=dtype),
         Unflatten((c1, h4, w4)),                                    # (N, c1, H/4, W/4)
         *up_block(c1, c2, cfg, rng=rng, dtype=dtype, bias=False),   # (N, c2, H/2, W/2)
         BatchNorm2d(c2, **bn), ReLU(),
@@ -219,8 +219,8 @@ def build_dcgan_discriminator(cfg, *, rng, dtype=np.float32, in_channels=None):
     drop = [Dropout(cfg.d_dropout, rng=rng)] if cfg.d_dropout else []
     bn = [BatchNorm2d(c2, eps=cfg.bn_eps, momentum=cfg.bn_momentum, dtype=dtype)] if cfg.d_batchnorm else []
     widths = (c2 * (h // 4) * (w // 4), *cfg.d_hidden)                          # 64 * 7 * 7, 256
-    head = [layer for a, b in zip(widths, widths[1:])                           # (N, 256)
-            for layer in (Linear(a, b, rng=rng, dtype=dtype), LeakyReLU(cfg.slope))]
+    head = hidden_blocks(widths, cfg, act="leaky_relu", batchnorm="none",       # (N, 256)
+                         dropout=0.0, rng=rng, dtype=dtype)                     # Linear, LeakyReLU
     return Sequential(
         Unflatten((in_channels, h, w)),                                         # (N, C, H, W)
         Conv2d(in_channels, c1, 4, stride=2, padding=1, rng=rng, dtype=dtype),  # (N, c1, H/2, W/2)
