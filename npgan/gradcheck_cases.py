@@ -10,6 +10,7 @@ import numpy as np
 
 from npgan.gradcheck import (check_directional, check_function, check_module,
                              directional_error, numerical_gradient, rel_error)
+from npgan.latent import draw_latent
 from npgan.losses import bce, bce_with_logits, mode_seeking, softmax_cross_entropy
 from npgan.models import DCGANConfig, GANConfig, build_networks, shape_fields
 from npgan.models.dcgan import CLASSIC
@@ -147,7 +148,7 @@ def gan_losses(cfg, rng, *, n=6, directions=None, h=1e-5):
     often, and float64 round-off, about 1e-16 / h, is still far below the tolerance."""
     G, D = build_networks(cfg, rng=rng, dtype=F64)
     real = rng.uniform(-1, 1, (n, cfg.image_dim))
-    z = rng.standard_normal((n, cfg.latent_dim))
+    z = draw_latent(cfg, rng, n)
     labels = (rng.integers(0, cfg.num_classes, n),) if cfg.conditional else ()
 
     def d_loss():

@@ -82,6 +82,7 @@ import numpy as np
 from npgan.backend import to_host
 from npgan.checkpoint import CheckpointError
 from npgan.classifier import DATASETS, load_classifier
+from npgan.latent import draw_latent
 from npgan.metrics import COVERED, class_shares
 from npgan.parzen import squared_distances
 
@@ -282,7 +283,7 @@ class HealthProbe:
         real = real.reshape(self.n, -1)                             # (n, image_dim)
         if trainer.cfg.pixel_low == 0:                              # a Sigmoid G's [0, 1]
             real = 2 * real - 1                                     # -> [-1, 1], as samples
-        self.z = rng.standard_normal((self.n, trainer.cfg.latent_dim)).astype(trainer.dtype)
+        self.z = draw_latent(trainer.cfg, rng, self.n).astype(trainer.dtype)
         self.labels = (np.arange(self.n) % trainer.cfg.num_classes if trainer.conditional
                        else None)
         self.real_distance = mean_pairwise_distance(real) if self.n >= 2 else 0.0

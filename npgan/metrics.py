@@ -41,6 +41,7 @@ from npgan.backend import to_host
 from npgan.checkpoint import atomic_write
 from npgan.classifier import load_classifier
 from npgan.data import load_fashion_mnist, load_mnist, scale_images
+from npgan.latent import draw_latent
 from npgan.parzen import parzen_estimate
 
 LOADERS = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist}
@@ -156,7 +157,7 @@ def generate(trainer, n, rng, labels=None):
 
     labels: None, or (n,) class labels for a conditional trainer.
     """
-    z = rng.standard_normal((n, trainer.cfg.latent_dim)).astype(trainer.dtype)
+    z = draw_latent(trainer.cfg, rng, n).astype(trainer.dtype)
     return to_host(trainer.sample(z, labels))                   # explicit copy off a GPU
 
 

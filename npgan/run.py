@@ -39,6 +39,7 @@ from npgan.checkpoint import atomic_write, save_checkpoint
 from npgan.data import batches
 from npgan.health import (DIVERGED_ADVICE, FEW_CLASSES, FIGURES, HEALTH_KEYS, JUDGE_AFTER,
                           LOW_DIVERSITY, HealthMonitor, HealthProbe, log_line)
+from npgan.latent import draw_latent
 from npgan.models import image_shape_of
 from npgan.plots import save_health_curves, save_image_grid, save_loss_curves
 from npgan.run_state import health_arrays
@@ -64,9 +65,9 @@ def fixed_noise(trainer, n=N_FIXED):
     """
     rng = np.random.default_rng([trainer.settings["seed"], 2])
     if not trainer.conditional:
-        return rng.standard_normal((n, trainer.cfg.latent_dim)).astype(trainer.dtype), None
+        return draw_latent(trainer.cfg, rng, n).astype(trainer.dtype), None
     k = trainer.cfg.num_classes
-    z = rng.standard_normal((k, trainer.cfg.latent_dim)).astype(trainer.dtype)
+    z = draw_latent(trainer.cfg, rng, k).astype(trainer.dtype)
     return np.tile(z, (k, 1)), np.repeat(np.arange(k), k)
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from npgan.backend import BACKENDS, BackendError, to_host
 from npgan.checkpoint import CheckpointError, atomic_write
 from npgan.data import FASHION_MNIST_CLASSES, MNIST_CLASSES
+from npgan.latent import draw_latent
 from npgan.models import image_shape_of
 from npgan.plots import as_pictures, save_image_grid
 from npgan.run_state import load_run
@@ -46,7 +47,7 @@ def generate(trainer, z, labels=None):
 
 
 def noise(trainer, n, rng):
-    return rng.standard_normal((n, trainer.cfg.latent_dim))
+    return draw_latent(trainer.cfg, rng, n)
 
 
 def draw(trainer, n, label, rng):
@@ -167,6 +168,11 @@ def main(argv=None):
         print(f"error: {args.checkpoint}: its images of {trainer.cfg.image_dim} pixels are not "
               "square, and its config gives no image_shape", file=sys.stderr)
         return 2
+    if args.interpolate and trainer.cfg.latent_components:
+        p.error(f"--interpolate walks between two N(0, I) noise vectors, but {args.checkpoint}'s "
+                f"G draws z from a mixture of {trainer.cfg.latent_components} components "
+                "(latent_components; npgan/latent.py), whose one-hot part has no path between "
+                "components")
     if args.label is not None:
         if not trainer.conditional:
             p.error(f"--label: {args.checkpoint} holds a plain GAN, which cannot be asked for a "

@@ -23,6 +23,7 @@ import numpy as np
 
 from npgan.backend import get_array_module, load_backend, to_device, to_host
 from npgan.checkpoint import CheckpointError, check_arrays
+from npgan.latent import draw_latent
 from npgan.losses import bce_with_logits, mode_seeking as mode_seeking_loss
 from npgan.models import GANConfig, build_networks, config_from_dict
 from npgan.nn import BatchNorm1d, BatchNorm2d, Dropout, input_grad_only
@@ -132,8 +133,9 @@ class GANTrainer:
         return self.xp.random.default_rng([self.settings["seed"], 1, self.step])
 
     def noise(self, n):
-        """z: (n, latent_dim) standard normal, from the trainer's own generator."""
-        return self.noise_rng.standard_normal((n, self.cfg.latent_dim), dtype=self.dtype)
+        """z: (n, latent_dim), N(0, I) or the config's mixture (npgan/latent.py), from the
+        trainer's own generator."""
+        return draw_latent(self.cfg, self.noise_rng, n, self.dtype)
 
     def random_labels(self, n):
         """n labels drawn uniformly from the classes, by the trainer's own generator. With

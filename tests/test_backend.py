@@ -386,3 +386,14 @@ def test_metrics_samples_come_back_to_the_host(device_run):
     on_host = generate(host, 1500, np.random.default_rng(0), labels)
     assert type(on_device) is np.ndarray and on_device.shape == (1500, 784)
     assert same(on_device, on_host, xp)
+
+
+def test_a_mixture_latent_is_drawn_on_the_device(xp):
+    """npgan.latent's one-hot codes and Gaussian entries, built where the trainer lives."""
+    cfg = GANConfig(latent_dim=16, latent_components=4, latent_std=0.5, g_hidden=(8,),
+                    d_hidden=(8,), image_dim=4)
+    t = GANTrainer(cfg, seed=0, backend=xp)
+    z = t.noise(32)
+    assert get_array_module(z) is xp and z.dtype == np.float32 and z.shape == (32, 16)
+    code = to_host(z)[:, :4]
+    assert set(np.unique(code)) == {0.0, 1.0} and np.all(code.sum(axis=1) == 1)

@@ -1,7 +1,6 @@
 """Classifier-based metrics: the shipped classifiers, the scores, evaluate() and its CLI."""
 
 import json
-import types
 
 import numpy as np
 import pytest
@@ -111,7 +110,7 @@ class RealImages:
         images, labels = load_mnist("test")
         self.images, self.labels = scale_images(images), labels
         self.conditional = conditional
-        self.cfg, self.dtype, self.step, self.drawn = types.SimpleNamespace(latent_dim=3), np.float32, 0, 0
+        self.cfg, self.dtype, self.step, self.drawn = GANConfig(latent_dim=3), np.float32, 0, 0
 
     def sample(self, z, labels=None):
         n, start = len(z), self.drawn

@@ -27,7 +27,9 @@ D_LABELS = ("concat", "projection")               # how a conditional D is told 
 class GANConfig:
     """Sizes and constants of a GAN's two networks (everything needed to rebuild them)."""
 
-    latent_dim: int = 100
+    latent_dim: int = 100                # the width of z, G's input
+    latent_components: int = 0           # 0: z ~ N(0, I); K: a mixture of K (npgan/latent.py)
+    latent_std: float = 1.0              # the std of z's Gaussian entries
     g_hidden: tuple = (128, 256, 512, 1024)
     d_hidden: tuple = (512, 256)
     image_dim: int = 784
@@ -86,8 +88,9 @@ def check_kinds(cfg):
     """Every field of ``cfg`` of the kind its annotation says (an int that is not a bool, a
     finite number, a string, a bool, a list of whole sizes), else a ValueError naming the
     config and the field; integers are stored as Python ints (JSON-able). Then the ranges
-    that every config shares: sizes >= 1, num_classes >= 0, bn_eps > 0, bn_momentum in
-    [0, 1], d_dropout in [0, 1), slope >= 0."""
+    that every config shares: sizes >= 1, num_classes >= 0, 0 <= latent_components <=
+    latent_dim, latent_std > 0, bn_eps > 0, bn_momentum in [0, 1], d_dropout in [0, 1),
+    slope >= 0."""
     name = type(cfg).__name__
 
     def whole(v):
@@ -116,6 +119,13 @@ def check_kinds(cfg):
     for field, (low, want) in ranges.items():
         if hasattr(cfg, field) and getattr(cfg, field) < low:
             raise ValueError(f"{name}: {field} must be {want}, got {getattr(cfg, field)}")
+    K = cfg.latent_components
+    if not 0 <= K <= cfg.latent_dim:
+        raise ValueError(f"{name}: latent_components must be between 0 (z ~ N(0, I)) and "
+                         f"latent_dim = {cfg.latent_dim} (z a one-hot code of one of K "
+                         f"components, then latent_dim - K Gaussian entries), got {K}")
+    if not cfg.latent_std > 0:
+        raise ValueError(f"{name}: latent_std must be > 0, got {cfg.latent_std}")
     if not cfg.bn_eps > 0:
         raise ValueError(f"{name}: bn_eps must be > 0, got {cfg.bn_eps}")
     if not 0 <= cfg.bn_momentum <= 1:

@@ -119,6 +119,8 @@ class DCGANConfig:
 
     model: str = "dcgan"                 # tells a checkpoint's config from GANConfig's
     latent_dim: int = 100
+    latent_components: int = 0           # 0: z ~ N(0, I); K: a mixture of K (npgan/latent.py)
+    latent_std: float = 1.0              # the std of z's Gaussian entries
     g_channels: tuple = (64, 32)         # G's channels at 7 x 7 and at 14 x 14 (H/4, H/2)
     d_channels: tuple = (32, 64)         # D's channels at 14 x 14 and at 7 x 7
     g_hidden: tuple = ()                 # widths of hidden Linear + BatchNorm + ReLU layers
