@@ -62,3 +62,18 @@ def mode_coverage(samples, modes, std, *, within=3.0):
     high_quality = dist <= within * std
     captured = np.unique(idx[high_quality])
     return int(len(captured)), float(high_quality.mean())
+
+
+def mode_spread(samples, modes, std, *, within=3.0):
+    """The spread of the high-quality samples about their modes: the root mean square, per
+    coordinate, of (sample - its nearest mode) over the samples within ``within`` * std of it.
+
+    Not part of the protocol above, and the check it misses: a generator that puts every
+    sample exactly on a mode scores 100% high quality with a spread of 0. The data's own
+    spread is a little under std (the 3-std cut drops its tails): 0.975 std.
+    """
+    samples, modes = np.asarray(samples, np.float64), np.asarray(modes, np.float64)
+    idx, dist = nearest_mode(samples, modes)
+    high_quality = dist <= within * std
+    offsets = samples[high_quality] - modes[idx[high_quality]]          # (n_hq, 2)
+    return float(np.sqrt((offsets ** 2).mean())) if len(offsets) else float("nan")

@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from npgan.toy2d import (GRID_STD, RING_STD, grid_modes, mode_coverage, nearest_mode, ring_modes,
-                         sample_mixture)
+from npgan.toy2d import (GRID_STD, RING_STD, grid_modes, mode_coverage, mode_spread, nearest_mode,
+                         ring_modes, sample_mixture)
 
 
 def test_the_modes():
@@ -63,3 +63,32 @@ def test_the_demo_writes_its_plot_and_numbers(tmp_path, capsys):
     assert result["modes_total"] == 25 and len(result["per_seed"]) == 2
     assert result["settings"]["g_hidden"] == [16, 16] and result["settings"]["lr"] == PRESETS["grid"]["lr"]
     assert (tmp_path / "toy2d_grid.png").stat().st_size > 0
+
+
+def test_the_grid_draws_z_from_a_mixture_and_its_flags_are_checked(tmp_path, capsys):
+    from npgan.demos.toy2d import PRESETS, main
+    assert PRESETS["grid"]["latent_components"] == 100 and PRESETS["ring"]["latent_components"] == 0
+    assert main(["--dataset", "grid", "--steps", "5", "--seeds", "1", "--quiet", "--latent-dim", "6",
+                 "--latent-components", "4", "--latent-std", "0.5", "--g-hidden", "8",
+                 "--d-hidden", "8", "--out", str(tmp_path)]) == 0
+    settings = json.loads((tmp_path / "toy2d_grid.json").read_text())["settings"]
+    assert (settings["latent_dim"], settings["latent_components"], settings["latent_std"]) == (6, 4, 0.5)
+    capsys.readouterr()
+    for flags, message in ((["--latent-components", "7", "--latent-dim", "6"],
+                            "--latent-components must be between 0 and the latent width 6"),
+                           (["--latent-std", "0"], "--latent-std must be > 0")):
+        with pytest.raises(SystemExit) as e:
+            main(["--dataset", "grid", "--quiet", "--out", str(tmp_path), *flags])
+        assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_the_spread_is_the_rms_offset_of_the_high_quality_samples(rng):
+    grid = grid_modes()
+    on_modes = np.repeat(grid, 4, axis=0)                           # 100 samples, 4 per mode
+    offsets = np.tile([[0.03, 0.0], [-0.03, 0.0], [0.0, 0.03], [0.0, -0.03]], (25, 1))
+    far = np.array([[1.0, 1.0]] * 10)                               # not high quality: ignored
+    samples = np.concatenate([on_modes + offsets, far])
+    assert mode_spread(samples, grid, GRID_STD) == pytest.approx(0.03 / np.sqrt(2))
+    assert mode_spread(on_modes, grid, GRID_STD) == 0.0             # all on the modes: no spread
+    data = sample_mixture(grid, GRID_STD, 100_000, rng)
+    assert mode_spread(data, grid, GRID_STD) / GRID_STD == pytest.approx(0.975, abs=0.005)
