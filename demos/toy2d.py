@@ -4,8 +4,9 @@ Trains a plain GAN (npgan's GANTrainer: fully connected G with BatchNorm, D with
 non-saturating loss, Adam) on a ring of 8 or a grid of 25 tight Gaussians (npgan/toy2d.py),
 once per seed, then draws 2,500 samples and counts, as VEEGAN and PacGAN do, the modes
 captured and the share of high-quality samples (within 3 standard deviations of a mode).
-Prints one line per seed and the averages (and each seed's spread: how far its high-quality
-samples lie from their modes, which the protocol does not check; npgan.toy2d.mode_spread); writes a scatter plot of each seed's samples over
+Prints one line per seed and the averages, with each seed's spread (how far its high-quality
+samples lie from their modes, which the protocol does not check; npgan.toy2d.mode_spread);
+writes a scatter plot of each seed's samples over
 the modes (toy2d_DATASET.png) and the numbers (toy2d_DATASET.json) into --out.
 
 On the grid, z is drawn from a mixture of 100 small Gaussians (a one-hot code of one of 100
@@ -21,6 +22,7 @@ samples are multiplied back before they are measured.
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -34,14 +36,15 @@ from npgan.demos.common import threads_for
 from npgan.demos.flags import add_threads_flag
 from npgan.latent import draw_latent
 from npgan.models import GANConfig
-from npgan.toy2d import N_SAMPLES, TOY_DATASETS, mode_coverage, mode_spread, sample_mixture
+from npgan.toy2d import (DATA_SPREAD, N_SAMPLES, TOY_DATASETS, mode_coverage, mode_spread,
+                         sample_mixture)
 from npgan.train import GANTrainer
 
 SCALE = {"ring": 1.5, "grid": 5.0}
 # The defaults of each dataset (every flag can override them). A plain GAN; what mattered in
 # tuning: a 4-layer G (sharper boundaries between modes, so fewer samples strung between
 # them), on the ring lr 1e-3 rather than 2e-3 (no dropped modes), on the grid a mixture latent
-# (see the README's "Mode coverage" for what each choice measured), and enough steps at a
+# (README, "The 2-D mode-coverage benchmark", has what each choice measured), and enough steps at a
 # falling lr.
 PRESETS = {
     "ring": {"steps": 12000, "batch_size": 256, "lr": 1e-3, "latent_dim": 16,
@@ -124,10 +127,13 @@ def main(argv=None):
            *settings["d_hidden"]) < 1 or not settings["lr"] > 0:
         p.error("--seeds, --steps, --latent-dim and layer widths must be >= 1, --lr > 0")
     if not 0 <= settings["latent_components"] <= settings["latent_dim"]:
+        given = ("" if args.latent_components is not None else
+                 f" (the {args.dataset} default; --latent-components 0 draws z ~ N(0, I))")
         p.error(f"--latent-components must be between 0 and the latent width "
-                f"{settings['latent_dim']} (--latent-dim), got {settings['latent_components']}")
-    if not settings["latent_std"] > 0:
-        p.error(f"--latent-std must be > 0, got {settings['latent_std']}")
+                f"{settings['latent_dim']} (--latent-dim), got "
+                f"{settings['latent_components']}{given}")
+    if not (math.isfinite(settings["latent_std"]) and settings["latent_std"] > 0):
+        p.error(f"--latent-std must be a finite number > 0, got {settings['latent_std']}")
     if settings["batch_size"] < 2:
         p.error("--batch-size must be at least 2 (G has BatchNorm)")
     modes, std = TOY_DATASETS[args.dataset]
@@ -145,12 +151,12 @@ def main(argv=None):
             print(f"error: seed {seed}: {e}", file=sys.stderr)
             return 1
         captured, hq = mode_coverage(samples, modes, std)
-        spread = mode_spread(samples, modes, std)
+        spread = mode_spread(samples, modes, std) / std                # in units of std
         runs.append({"seed": seed, "modes": captured, "hq": hq, "spread": spread,
                      "samples": samples})
         print(f"{args.dataset} seed {seed}: {captured}/{len(modes)} modes captured, "
-              f"{100 * hq:.1f}% high-quality samples, spread {spread / std:.2f} std "
-              f"(the data's: 0.975)", flush=True)
+              f"{100 * hq:.1f}% high-quality samples, spread {spread:.2f} std "
+              f"(the data's: {DATA_SPREAD})", flush=True)
     seconds = time.perf_counter() - start
 
     mean_modes = float(np.mean([r["modes"] for r in runs]))
@@ -162,6 +168,7 @@ def main(argv=None):
               "samples": N_SAMPLES, "seeds": args.seeds, "mean_modes": mean_modes,
               "mean_hq": mean_hq, "seconds": round(seconds, 1),
               "per_seed": [{k: r[k] for k in ("seed", "modes", "hq", "spread")} for r in runs],
+              "spread_unit": "std", "data_spread": DATA_SPREAD,
               "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()}}
     data = (json.dumps(result, indent=2) + "\n").encode()
     json_path = os.path.join(args.out, f"toy2d_{args.dataset}.json")

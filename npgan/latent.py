@@ -1,10 +1,11 @@
 """The noise z that G turns into images: its distribution, drawn in this one place.
 
-By default z ~ N(0, I), of ``cfg.latent_dim`` dimensions (Goodfellow et al. 2014).
+By default z ~ N(0, I), of ``cfg.latent_dim`` dimensions (Goodfellow et al. 2014); with
+``cfg.latent_std`` s != 1, z ~ s * N(0, I).
 
 With ``cfg.latent_components`` = K > 0, z comes from a mixture instead. Its first K entries
 are the one-hot code of a component k, picked uniformly at random; its other latent_dim - K
-entries are ``cfg.latent_std`` * N(0, I):
+entries are ``cfg.latent_std`` * N(0, I), so latent_dim counts both parts:
 
     z = [0 ... 0 1 0 ... 0 | latent_std * eps]       1 at entry k,  eps ~ N(0, I)
 
@@ -18,11 +19,13 @@ a plain GAN's samples lie on such lines); from K separate blobs it need not. Mea
 samples with N(0, I), 25 of 25 and 98.8% with K = 100 components of std 0.1 (README, "The
 2-D mode-coverage benchmark", has the other K and std tried).
 
-On MNIST it did not help (python -m npgan.demos.mnist --config FILE with the fields below,
-seed 0, one thread; classifier score / Frechet distance; the default run: 8.87 / 5.98):
-K = 10, std 1: 8.88 / 6.91; K = 10, std 0.3: 9.08 / 8.46 (fewer blends of two digits, 18%
-unsure against 23%, but further from the data); K = 30, std 0.3: 8.92 / 5.99; K = 10,
-std 0.1: collapsed (2.07 / 520). So the demos keep N(0, I) there.
+On MNIST it made no clear difference (python -m npgan.demos.mnist --threads 1 --config FILE
+with {"model": {"latent_components": K, "latent_std": s}}, latent_dim 100 in all, seed 0;
+classifier score / Frechet distance; the same command without the file: 8.90 / 6.19):
+K = 10, s = 1: 8.88 / 6.91; K = 10, s = 0.3: 9.08 / 8.46 (fewer blends of two digits, 18%
+unsure against 23%, but further from the data); K = 30, s = 0.3: 8.92 / 5.99 (within the
+seed-to-seed spread of the default, 8.86-8.95 and 5.98-7.39); K = 10, s = 0.1: collapsed
+(2.07 / 520). None is near the score of 9.3 aimed for, so the demos keep N(0, I) there.
 """
 
 from npgan.backend import get_array_module
@@ -35,7 +38,7 @@ def draw_latent(cfg, rng, n, dtype=None):
     K, std = cfg.latent_components, cfg.latent_std
     if K == 0:
         z = rng.standard_normal((n, cfg.latent_dim), **kind)           # N(0, I)
-        return z if std == 1 else z * std
+        return z if std == 1 else z * std                               # (1: no copy)
     k = rng.integers(0, K, n)                                           # (n,) components
     eps = rng.standard_normal((n, cfg.latent_dim - K), **kind)          # (n, latent_dim - K)
     xp = get_array_module(eps)

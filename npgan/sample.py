@@ -169,7 +169,7 @@ def main(argv=None):
               "square, and its config gives no image_shape", file=sys.stderr)
         return 2
     if args.interpolate and trainer.cfg.latent_components:
-        p.error(f"--interpolate walks between two N(0, I) noise vectors, but {args.checkpoint}'s "
+        p.error(f"--interpolate walks between two Gaussian noise vectors, but {args.checkpoint}'s "
                 f"G draws z from a mixture of {trainer.cfg.latent_components} components "
                 "(latent_components; npgan/latent.py), whose one-hot part has no path between "
                 "components")

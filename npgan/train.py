@@ -2,7 +2,7 @@
 
 A step (Goodfellow et al. 2014, with the non-saturating generator loss):
 
-    z ~ N(0, I);  fake = G(z)
+    z ~ N(0, I) (or a config's mixture, npgan/latent.py);  fake = G(z)
     D step:  L_D = BCE(D(real), 1) + BCE(D(fake), 0)        update D only
     G step:  L_G = BCE(D(fake), 1) = -mean log D(G(z))        update G only, through the new D
 

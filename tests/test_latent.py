@@ -3,6 +3,8 @@ prior: one-hot codes of uniformly picked components joined to scaled Gaussian en
 by every place that draws z (training, fixed grids, evaluation, sampling)."""
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,6 +12,8 @@ import pytest
 from npgan.latent import draw_latent
 from npgan.models import DCGANConfig, GANConfig, config_from_dict
 from npgan.run import fixed_noise
+from npgan.run_state import load_run
+from npgan.sample import generate
 from npgan.train import GANTrainer
 from small_runs import sample, small_checkpoint
 
@@ -55,6 +59,9 @@ def test_every_entry_can_be_a_code():
     ({"latent_components": -1}, "latent_components must be between 0"),
     ({"latent_std": 0.0}, "latent_std must be > 0"),
     ({"latent_components": 2.5}, "latent_components must be an integer"),
+    ({"latent_components": True}, "latent_components must be an integer"),
+    ({"latent_std": float("nan")}, "latent_std must be a number"),
+    ({"latent_std": float("inf")}, "latent_std must be a number"),
 ])
 @pytest.mark.parametrize("kind", [GANConfig, DCGANConfig])
 def test_bad_mixtures_are_refused_by_name(kind, fields, message):
@@ -62,12 +69,31 @@ def test_bad_mixtures_are_refused_by_name(kind, fields, message):
         kind(**{"latent_dim": 12, **fields})
 
 
-def test_the_fields_round_trip_and_old_configs_get_the_plain_normal():
-    assert config_from_dict(json.loads(json.dumps(MIX.to_dict()))) == MIX
-    old = {k: v for k, v in GANConfig().to_dict().items()
+@pytest.mark.parametrize("kind", [GANConfig, DCGANConfig])
+def test_the_fields_round_trip_and_old_configs_get_the_plain_normal(kind):
+    mix = kind(latent_dim=12, latent_components=5, latent_std=0.25)
+    assert config_from_dict(json.loads(json.dumps(mix.to_dict()))) == mix
+    old = {k: v for k, v in kind().to_dict().items()
            if k not in ("latent_components", "latent_std")}
     cfg = config_from_dict(old)
-    assert cfg.latent_components == 0 and cfg.latent_std == 1.0
+    assert type(cfg) is kind and cfg.latent_components == 0 and cfg.latent_std == 1.0
+
+
+def test_a_numpy_float_std_is_stored_as_a_python_float():
+    """So z keeps the trainer's dtype (a NumPy float64 would promote float32 noise) and the
+    config stays JSON-able."""
+    cfg = GANConfig(latent_dim=6, latent_components=2, latent_std=np.float64(0.5),
+                    g_hidden=(4,), d_hidden=(4,), image_dim=3)
+    assert type(cfg.latent_std) is float and json.dumps(cfg.to_dict())
+    assert GANTrainer(cfg, seed=0).noise(4).dtype == np.float32
+
+
+def test_no_other_code_draws_z_itself():
+    """Every z comes from draw_latent: no other file in npgan/ draws latent_dim normals."""
+    root = Path(__file__).resolve().parent.parent / "npgan"
+    offenders = [str(p.relative_to(root)) for p in root.rglob("*.py") if p.name != "latent.py"
+                 and re.search(r"standard_normal\([^)]*latent_dim", p.read_text())]
+    assert offenders == []
 
 
 def test_training_and_the_fixed_grid_draw_from_the_mixture():
@@ -85,9 +111,11 @@ def test_sample_draws_the_mixture_and_refuses_to_interpolate_it(tmp_path, capsys
     cfg = GANConfig(latent_dim=16, latent_components=10, latent_std=0.5, g_hidden=(32, 64),
                     d_hidden=(64, 32))
     ckpt = small_checkpoint(tmp_path, cfg=cfg)
-    code, _, err = sample(capsys, ckpt, "-n", "5", "-o", tmp_path / "x.npy")
+    code, _, err = sample(capsys, ckpt, "-n", "5", "--seed", "7", "-o", tmp_path / "x.npy")
     assert code == 0, err
-    assert np.load(tmp_path / "x.npy").shape == (5, 28, 28)
+    trainer = load_run(ckpt)[0]
+    expected = generate(trainer, draw_latent(cfg, np.random.default_rng(7), 5))
+    assert np.array_equal(np.load(tmp_path / "x.npy"), expected.astype(np.float32))
     code, _, err = sample(capsys, ckpt, "--interpolate", "-o", tmp_path / "walk.png")
     assert code == 2 and "mixture of 10 components" in err
     assert not (tmp_path / "walk.png").exists()

@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from npgan.toy2d import (GRID_STD, RING_STD, grid_modes, mode_coverage, mode_spread, nearest_mode,
+from npgan.toy2d import (DATA_SPREAD, GRID_STD, RING_STD, grid_modes, mode_coverage, mode_spread, nearest_mode,
                          ring_modes, sample_mixture)
 
 
@@ -71,12 +71,17 @@ def test_the_grid_draws_z_from_a_mixture_and_its_flags_are_checked(tmp_path, cap
     assert main(["--dataset", "grid", "--steps", "5", "--seeds", "1", "--quiet", "--latent-dim", "6",
                  "--latent-components", "4", "--latent-std", "0.5", "--g-hidden", "8",
                  "--d-hidden", "8", "--out", str(tmp_path)]) == 0
-    settings = json.loads((tmp_path / "toy2d_grid.json").read_text())["settings"]
+    result = json.loads((tmp_path / "toy2d_grid.json").read_text())
+    settings, seed = result["settings"], result["per_seed"][0]
     assert (settings["latent_dim"], settings["latent_components"], settings["latent_std"]) == (6, 4, 0.5)
+    assert result["spread_unit"] == "std" and seed["spread"] >= 0
     capsys.readouterr()
     for flags, message in ((["--latent-components", "7", "--latent-dim", "6"],
                             "--latent-components must be between 0 and the latent width 6"),
-                           (["--latent-std", "0"], "--latent-std must be > 0")):
+                           (["--latent-dim", "2"], "got 100 (the grid default; "
+                                                   "--latent-components 0 draws z ~ N(0, I))"),
+                           (["--latent-std", "0"], "--latent-std must be a finite number > 0"),
+                           (["--latent-std", "inf"], "--latent-std must be a finite number > 0")):
         with pytest.raises(SystemExit) as e:
             main(["--dataset", "grid", "--quiet", "--out", str(tmp_path), *flags])
         assert e.value.code == 2 and message in capsys.readouterr().err
@@ -91,4 +96,5 @@ def test_the_spread_is_the_rms_offset_of_the_high_quality_samples(rng):
     assert mode_spread(samples, grid, GRID_STD) == pytest.approx(0.03 / np.sqrt(2))
     assert mode_spread(on_modes, grid, GRID_STD) == 0.0             # all on the modes: no spread
     data = sample_mixture(grid, GRID_STD, 100_000, rng)
-    assert mode_spread(data, grid, GRID_STD) / GRID_STD == pytest.approx(0.975, abs=0.005)
+    assert mode_spread(data, grid, GRID_STD) / GRID_STD == pytest.approx(DATA_SPREAD, abs=0.005)
+    assert mode_spread(far, grid, GRID_STD) == 0.0                   # no high-quality sample

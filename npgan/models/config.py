@@ -116,6 +116,9 @@ def check_kinds(cfg):
     ranges = {"latent_dim": (1, "a positive integer"), "image_dim": (1, "a positive integer"),
               "embed_dim": (1, "a positive integer"), "num_classes": (0, ">= 0 (0: a plain GAN)"),
               "slope": (0, ">= 0")}
+    for f in fields(cfg):                                       # floats as Python floats
+        if f.type is float:                                     # (JSON-able; no NumPy dtype
+            object.__setattr__(cfg, f.name, float(getattr(cfg, f.name)))   # leaks into z)
     for field, (low, want) in ranges.items():
         if hasattr(cfg, field) and getattr(cfg, field) < low:
             raise ValueError(f"{name}: {field} must be {want}, got {getattr(cfg, field)}")
