@@ -14,8 +14,8 @@ from npgan.classifier import DATASETS
 from npgan.data import DataError, scale_images
 from npgan.metrics import evaluate, format_metrics, save_metrics
 from npgan.demos.config_file import SHIPPED, ConfigFileError, read_config_file
-from npgan.demos.flags import (CONDITIONAL, DCGAN_EPOCHS, DCGAN_LR, DCGAN_MODEL, DEFAULTS, EMA,
-                               build_parser, plural)
+from npgan.demos.flags import (CONDITIONAL, CONDITIONAL_EPOCHS, DCGAN_EPOCHS, DCGAN_LR,
+                               DCGAN_MODEL, DEFAULTS, EMA, build_parser, plural)
 from npgan.models import DCGANConfig, config_from_dict, image_shape_of, shape_fields
 from npgan.run import Run, TrainingDiverged
 from npgan.run_state import load_run
@@ -110,9 +110,11 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         return 2
     if default_steps:                   # as many epochs as make about default_steps steps
         default_epochs = max(1, round(default_steps / (len(images) // info["batch_size"])))
-    info["epochs"] = args.epochs or info.get("epochs") or (
-        DCGAN_EPOCHS if isinstance(trainer.cfg, DCGANConfig) and not default_steps
-        else default_epochs)
+    if isinstance(trainer.cfg, DCGANConfig):
+        default_epochs = default_epochs if default_steps else DCGAN_EPOCHS
+    elif trainer.conditional:
+        default_epochs = CONDITIONAL_EPOCHS.get(dataset, default_epochs)
+    info["epochs"] = args.epochs or info.get("epochs") or default_epochs
     tuner, threads_note = threads_for(args.threads, info["backend"])
     memory_note = keep_freed_memory()                   # npgan/memory.py: reuse freed arrays
     run = Run(trainer, scale_images(images, low=trainer.cfg.pixel_low), out,

@@ -1,5 +1,7 @@
 """The conditional GAN: gradients through both label embeddings, labels that steer, round trip."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -11,6 +13,7 @@ from npgan.run import Run
 from npgan.run_state import load_run
 from npgan.train import GANTrainer
 from conftest import TOL, record_error
+from small_runs import demo
 
 CFG = GANConfig(latent_dim=3, g_hidden=(5, 6), d_hidden=(6, 4), image_dim=4, num_classes=3,
                 embed_dim=2)
@@ -136,3 +139,20 @@ def test_a_projection_discriminator_adds_the_label_vectors_inner_product():
     np.testing.assert_allclose(D(x, labels), want, rtol=1e-12)
     other = D(x, (labels + 1) % 3)
     assert not np.allclose(other, want)                 # the label changes the verdict
+
+
+def test_the_conditional_mnist_demo_trains_30_epochs_unless_told(tmp_path, capsys):
+    """demos/flags.py CONDITIONAL_EPOCHS: 30 for MNIST's fully connected conditional GAN
+    (README "Results"), else the plain default (15) or the DCGAN's (10); --epochs wins, and a
+    run's own config.json repeats its epochs."""
+    def epochs(*flags):
+        out = tmp_path / str(len(list(tmp_path.iterdir())))
+        code, _, err = demo(capsys, "--max-steps", "1", "--batch-size", "8", "--out", out, *flags)
+        assert code == 0, err
+        return out, json.loads((out / "config.json").read_text())["epochs"]
+    assert epochs("--conditional")[1] == 30
+    assert epochs()[1] == 15
+    assert epochs("--conditional", "--model", "dcgan")[1] == 10
+    own, three = epochs("--conditional", "--epochs", "3")
+    assert three == 3
+    assert epochs("--config", str(own / "config.json"))[1] == 3
