@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
-from npgan.toy2d import (DATA_SPREAD, GRID_STD, RING_STD, grid_modes, mode_coverage, mode_spread, nearest_mode,
-                         ring_modes, sample_mixture)
+from npgan.toy2d import (DATA_SPREAD, GRID_STD, RING_STD, grid_modes, mode_coverage,
+                         mode_spread, nearest_mode, ring_modes, sample_mixture)
 
 
 def test_the_modes():
@@ -68,12 +68,13 @@ def test_the_demo_writes_its_plot_and_numbers(tmp_path, capsys):
 def test_the_grid_draws_z_from_a_mixture_and_its_flags_are_checked(tmp_path, capsys):
     from npgan.demos.toy2d import PRESETS, main
     assert PRESETS["grid"]["latent_components"] == 100 and PRESETS["ring"]["latent_components"] == 0
-    assert main(["--dataset", "grid", "--steps", "5", "--seeds", "1", "--quiet", "--latent-dim", "6",
-                 "--latent-components", "4", "--latent-std", "0.5", "--g-hidden", "8",
-                 "--d-hidden", "8", "--out", str(tmp_path)]) == 0
+    assert main(["--dataset", "grid", "--steps", "5", "--seeds", "1", "--quiet",
+                 "--latent-dim", "6", "--latent-components", "4", "--latent-std", "0.5",
+                 "--g-hidden", "8", "--d-hidden", "8", "--out", str(tmp_path)]) == 0
     result = json.loads((tmp_path / "toy2d_grid.json").read_text())
     settings, seed = result["settings"], result["per_seed"][0]
-    assert (settings["latent_dim"], settings["latent_components"], settings["latent_std"]) == (6, 4, 0.5)
+    latent = (settings["latent_dim"], settings["latent_components"], settings["latent_std"])
+    assert latent == (6, 4, 0.5)
     assert result["spread_unit"] == "std" and seed["spread"] >= 0
     capsys.readouterr()
     for flags, message in ((["--latent-components", "7", "--latent-dim", "6"],
