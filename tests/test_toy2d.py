@@ -47,7 +47,8 @@ def test_a_sample_counts_for_its_nearest_mode_only():
 @pytest.mark.parametrize("name, modes, std", [("ring", ring_modes(), RING_STD),
                                                ("grid", grid_modes(), GRID_STD)])
 def test_the_true_distribution_scores_what_a_perfect_generator_would(name, modes, std):
-    # In 2-D, P(|noise| <= 3 std) = 1 - exp(-9/2) = 98.9%: the ceiling of the HQ share.
+    # In 2-D, P(|noise| <= 3 std) = 1 - exp(-9/2) = 98.9%: the true mixture's HQ share
+    # (a G tighter than the data can score higher).
     samples = sample_mixture(modes, std, 2500, np.random.default_rng(0))
     captured, hq = mode_coverage(samples, modes, std)
     assert captured == len(modes)

@@ -87,7 +87,8 @@ class GANConfig:
 def check_kinds(cfg):
     """Every field of ``cfg`` of the kind its annotation says (an int that is not a bool, a
     finite number, a string, a bool, a list of whole sizes), else a ValueError naming the
-    config and the field; integers are stored as Python ints (JSON-able). Then the ranges
+    config and the field; integers are stored as Python ints and floats as Python floats
+    (JSON-able, and no NumPy scalar type leaks into the arrays they scale). Then the ranges
     that every config shares: sizes >= 1, num_classes >= 0, 0 <= latent_components <=
     latent_dim, latent_std > 0, bn_eps > 0, bn_momentum in [0, 1], d_dropout in [0, 1),
     slope >= 0."""
