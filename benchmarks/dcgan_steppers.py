@@ -28,16 +28,6 @@ from npgan.train import GANTrainer
 CONFIGS = {"dcgan": DCGANConfig(**CLASSIC), "dcgan-demo": DCGANConfig(**DCGAN_MODEL)}
 
 
-def g_widths(cfg):
-    """The widths of G's Linears, from z to its 7 x 7 grid."""
-    return (cfg.latent_dim, *cfg.g_hidden, cfg.g_channels[0] * 49)
-
-
-def d_widths(cfg):
-    """The widths of D's Linears, from its flattened 7 x 7 features to the logit."""
-    return (cfg.d_channels[1] * 49, *cfg.d_hidden, 1)
-
-
 def check_supported(cfg):
     """The PyTorch twin and the floor below are written for 28 x 28 grey images, transposed
     convolutions and no labels; refuse anything else rather than time another network."""
@@ -61,7 +51,8 @@ def matmul_shapes(batch, cfg=CONFIGS["dcgan"]):
     check_supported(cfg)
     b = batch
     (g1, g2), (d1, d2) = cfg.g_channels, cfg.d_channels
-    g_fc = list(zip(g_widths(cfg), g_widths(cfg)[1:]))    # G's Linears, n_in -> n_out
+    g_widths, d_widths = cfg.linear_widths()
+    g_fc = list(zip(g_widths, g_widths[1:]))               # G's Linears, n_in -> n_out
     g = [(b, i, o) for i, o in g_fc]     # Linears: forward; dW; dx (none into z: it is noise)
     g += [(i, b, o) for i, o in g_fc] + [(b, o, i) for i, o in g_fc[1:]]
     g += [(g2 * 16, g1, 49 * b),         # ConvTranspose g1 -> g2: forward is W.T @ x, col2im
@@ -70,7 +61,7 @@ def matmul_shapes(batch, cfg=CONFIGS["dcgan"]):
          (16, g2, 196 * b),              # ConvTranspose g2 -> 1: forward, dW, dx
          (g2, 196 * b, 16),
          (g2, 16, 196 * b)]
-    linears = list(zip(d_widths(cfg), d_widths(cfg)[1:]))  # D's Linears, n_in -> n_out
+    linears = list(zip(d_widths, d_widths[1:]))            # D's Linears, n_in -> n_out
     d_forward = [(d1, 16, 196 * b), (d2, d1 * 16, 49 * b)] + [(b, i, o) for i, o in linears]
     d_weight = [(d1, 196 * b, 16), (d2, 49 * b, d1 * 16)] + [(i, b, o) for i, o in linears]
     d_input = [(d1 * 16, d2, 49 * b)] + [(b, o, i) for i, o in linears]  # conv2's, the Linears'
@@ -100,8 +91,9 @@ def torch_networks(cfg, device="cpu"):
 
     check_supported(cfg)
     (g1, g2), (d1, d2) = cfg.g_channels, cfg.d_channels
+    g_widths, d_widths = cfg.linear_widths()
     G = nn.Sequential(
-        *[layer for i, o in zip(g_widths(cfg), g_widths(cfg)[1:])
+        *[layer for i, o in zip(g_widths, g_widths[1:])
           for layer in (nn.Linear(i, o, bias=False), nn.BatchNorm1d(o), nn.ReLU())],
         nn.Unflatten(1, (g1, 7, 7)),
         nn.ConvTranspose2d(g1, g2, 4, 2, 1, bias=False), nn.BatchNorm2d(g2), nn.ReLU(),
@@ -113,9 +105,9 @@ def torch_networks(cfg, device="cpu"):
         nn.Conv2d(d1, d2, 4, 2, 1, bias=not bn), *bn, nn.LeakyReLU(cfg.slope),
         *([nn.Dropout(cfg.d_dropout)] if drop else []),
         nn.Flatten(),
-        *[layer for i, o in zip(d_widths(cfg), d_widths(cfg)[1:-1])
+        *[layer for i, o in zip(d_widths, d_widths[1:-1])
           for layer in (nn.Linear(i, o), nn.LeakyReLU(cfg.slope))],
-        nn.Linear(d_widths(cfg)[-2], 1)).to(device)
+        nn.Linear(d_widths[-2], 1)).to(device)
     return G, D
 
 

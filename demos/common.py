@@ -110,9 +110,10 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         return 2
     if default_steps:                   # as many epochs as make about default_steps steps
         default_epochs = max(1, round(default_steps / (len(images) // info["batch_size"])))
-    if isinstance(trainer.cfg, DCGANConfig):
-        default_epochs = default_epochs if default_steps else DCGAN_EPOCHS
-    elif trainer.conditional:
+    dcgan = isinstance(trainer.cfg, DCGANConfig)
+    if dcgan and not default_steps:
+        default_epochs = DCGAN_EPOCHS
+    elif trainer.conditional and not dcgan:
         default_epochs = CONDITIONAL_EPOCHS.get(dataset, default_epochs)
     info["epochs"] = args.epochs or info.get("epochs") or default_epochs
     tuner, threads_note = threads_for(args.threads, info["backend"])

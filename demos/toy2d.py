@@ -56,8 +56,8 @@ PRESETS = {
 }
 
 
-def train_one(dataset, seed, *, steps, batch_size, lr, latent_dim, g_hidden, d_hidden,
-              latent_components=0, latent_std=1.0, quiet=True):
+def train_one(dataset, seed, *, steps, batch_size, lr, latent_dim, latent_components,
+              latent_std, g_hidden, d_hidden, quiet=True):
     """Train one GAN on ``dataset``; return its N_SAMPLES samples (N, 2) in data coordinates."""
     modes, std = TOY_DATASETS[dataset]
     scale = SCALE[dataset]

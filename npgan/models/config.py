@@ -112,14 +112,12 @@ def check_kinds(cfg):
             want = "a list of integers"
         if not ok:
             raise ValueError(f"{name}: {f.name} must be {want}, got {v!r}")
-        if f.type is int or f.type is tuple:
-            object.__setattr__(cfg, f.name, int(v) if f.type is int else tuple(int(x) for x in v))
+        if f.type in (int, float, tuple):                       # plain Python values
+            object.__setattr__(cfg, f.name, tuple(int(x) for x in v) if f.type is tuple
+                               else f.type(v))
     ranges = {"latent_dim": (1, "a positive integer"), "image_dim": (1, "a positive integer"),
               "embed_dim": (1, "a positive integer"), "num_classes": (0, ">= 0 (0: a plain GAN)"),
               "slope": (0, ">= 0")}
-    for f in fields(cfg):                                       # floats as Python floats
-        if f.type is float:                                     # (JSON-able; no NumPy dtype
-            object.__setattr__(cfg, f.name, float(getattr(cfg, f.name)))   # leaks into z)
     for field, (low, want) in ranges.items():
         if hasattr(cfg, field) and getattr(cfg, field) < low:
             raise ValueError(f"{name}: {field} must be {want}, got {getattr(cfg, field)}")

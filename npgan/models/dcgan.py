@@ -174,16 +174,20 @@ class DCGANConfig:
     def from_dict(cls, d):
         return config_from_fields(cls, d)
 
+    def linear_widths(self):
+        """The widths of G's Linears, from z to its c1 x H/4 x W/4 grid (100, 256, 3136 for
+        the demos'), and of D's, from its c2 x H/4 x W/4 features to the logit (3136, 256, 1)."""
+        (g1, _), (_, d2), (_, h, w) = self.g_channels, self.d_channels, image_shape_of(self)
+        s = (h // 4) * (w // 4)                                     # pixels at the smallest size
+        return (self.latent_dim, *self.g_hidden, g1 * s), (d2 * s, *self.d_hidden, 1)
+
     def weight_count(self):
         """The number of weights in the convolutions and Linears: what a checkpoint of this
         config must hold at least (checked before anything is allocated)."""
-        (g1, g2), (d1, d2), (c, h, w) = self.g_channels, self.d_channels, image_shape_of(self)
+        (g1, g2), (d1, d2), (c, _, _) = self.g_channels, self.d_channels, image_shape_of(self)
         k = 4 if self.upsample == "transpose" else 3                # G's kernels
         d_in = c + 1 if self.conditional else c                     # D's input channels
-        s = (h // 4) * (w // 4)                                     # pixels at the smallest size
-        fc_g = (self.latent_dim, *self.g_hidden, g1 * s)            # G's Linears' widths
-        fc_d = (d2 * s, *self.d_hidden, 1)                          # D's
-        linears = sum(a * b for w in (fc_g, fc_d) for a, b in zip(w, w[1:]))
+        linears = sum(a * b for w in self.linear_widths() for a, b in zip(w, w[1:]))
         return linears + g1 * g2 * k * k + g2 * c * k * k + d_in * d1 * 16 + d1 * d2 * 16
 
 
@@ -202,7 +206,7 @@ def build_dcgan_generator(cfg, *, rng, dtype=np.float32, in_dim=None):
     (c1, c2), (c, h, w) = cfg.g_channels, image_shape_of(cfg)
     h4, w4 = h // 4, w // 4                                         # 7 x 7 for 28 x 28 images
     bn = dict(eps=cfg.bn_eps, momentum=cfg.bn_momentum, dtype=dtype)
-    widths = (in_dim or cfg.latent_dim, *cfg.g_hidden, c1 * h4 * w4)    # 100, 256, 3136
+    widths = (in_dim or cfg.latent_dim, *cfg.linear_widths()[0][1:])    # 100, 256, 3136
     return Sequential(                                              # Linear, BatchNorm1d, ReLU:
         *hidden_blocks(widths, cfg, act="relu", batchnorm="all",    # (N, c1*H/4*W/4)
                        dropout=0.0, rng=rng, dtype=dtype),
@@ -220,8 +224,8 @@ def build_dcgan_discriminator(cfg, *, rng, dtype=np.float32, in_channels=None):
     in_channels = in_channels or c
     drop = [Dropout(cfg.d_dropout, rng=rng)] if cfg.d_dropout else []
     bn = [BatchNorm2d(c2, eps=cfg.bn_eps, momentum=cfg.bn_momentum, dtype=dtype)] if cfg.d_batchnorm else []
-    widths = (c2 * (h // 4) * (w // 4), *cfg.d_hidden)                          # 64 * 7 * 7, 256
-    head = hidden_blocks(widths, cfg, act="leaky_relu", batchnorm="none",       # (N, 256)
+    widths = cfg.linear_widths()[1]                                             # 3136, 256, 1
+    head = hidden_blocks(widths[:-1], cfg, act="leaky_relu", batchnorm="none",  # (N, 256)
                          dropout=0.0, rng=rng, dtype=dtype)                     # Linear, LeakyReLU
     return Sequential(
         Unflatten((in_channels, h, w)),                                         # (N, C, H, W)
@@ -229,4 +233,4 @@ def build_dcgan_discriminator(cfg, *, rng, dtype=np.float32, in_channels=None):
         LeakyReLU(cfg.slope), *drop,
         Conv2d(c1, c2, 4, stride=2, padding=1, bias=not bn, rng=rng, dtype=dtype),  # (N, c2, H/4, W/4)
         *bn, LeakyReLU(cfg.slope), *([Dropout(cfg.d_dropout, rng=rng)] if drop else []),
-        Flatten(), *head, Linear(widths[-1], 1, rng=rng, dtype=dtype))        # (N, 1)
+        Flatten(), *head, Linear(widths[-2], 1, rng=rng, dtype=dtype))        # (N, 1)
