@@ -81,7 +81,8 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
             trainer = GANTrainer(cfg, lr=settings["lr"], betas=settings["betas"],
                                  optimizer=settings["optimizer"], seed=settings["seed"],
                                  backend=settings["backend"], ema=settings["ema"],
-                                 mode_seeking=settings["mode_seeking"])
+                                 mode_seeking=settings["mode_seeking"],
+                                 label_smoothing=settings["label_smoothing"])
             history, info = None, {"dataset": dataset, **info, "batch_size": settings["batch_size"],
                                    "model": trainer.cfg.to_dict(), **trainer.settings}
             info["epochs"] = settings.get("epochs")
@@ -272,12 +273,13 @@ def new_run_settings(args, file_model, file_settings, shape, dataset):
     if conditional_mlp:
         model.setdefault("d_label", "projection")   # README "Results": 99.9% against 90% labels
     own = CONDITIONAL.get(dataset, {}) if conditional_mlp else {}      # README "Results"
-    recorded = {"ema": 0.0, "mode_seeking": 0.0} if own_run else {}
+    recorded = {"ema": 0.0, "mode_seeking": 0.0, "label_smoothing": 0.0} if own_run else {}
     settings = {**DEFAULTS, "betas": [0.5, 0.999], "backend": "numpy", "ema": EMA,
-                "mode_seeking": 0.0, **({"lr": DCGAN_LR} if dcgan else {}), **own, **recorded,
-                **file_settings}
+                "mode_seeking": 0.0, "label_smoothing": 0.0, **({"lr": DCGAN_LR} if dcgan else {}),
+                **own, **recorded, **file_settings}
     settings.update({k: getattr(args, k) for k in ("batch_size", "lr", "seed", "optimizer",
-                                                      "ema", "mode_seeking", "backend")
+                                                      "ema", "mode_seeking", "label_smoothing",
+                                                      "backend")
                      if getattr(args, k) is not None})
     try:
         cfg = config_from_dict(model)
@@ -363,7 +365,8 @@ def check_resume_flags(parser, args, trainer, info, dataset):
     stored = {"batch_size": info["batch_size"], "lr": trainer.settings["lr"],
               "latent_dim": trainer.cfg.latent_dim, "seed": trainer.settings["seed"],
               "optimizer": trainer.settings["optimizer"], "ema": trainer.settings["ema"],
-              "mode_seeking": trainer.settings["mode_seeking"]}
+              "mode_seeking": trainer.settings["mode_seeking"],
+              "label_smoothing": trainer.settings.get("label_smoothing", 0.0)}
     for name, value in stored.items():
         given = getattr(args, name)
         if given is not None and given != value:

@@ -114,6 +114,11 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
                         "(0: off; default "
                         + (f"{own['mode_seeking']:g}{cgan}, else 0)" if "mode_seeking" in own
                            else "0)"))
+    p.add_argument("--label-smoothing", type=fraction, default=None, metavar="S",
+                   help="one-sided label smoothing (Salimans et al. 2016): D's target for real "
+                        "images is 1 - S instead of 1, fakes keep 0; a D that cannot be sure of "
+                        "the real images gives G steadier gradients (0: off, the default; 0.1 "
+                        "is usual)")
     cgan_epochs = (f", {CONDITIONAL_EPOCHS[dataset]} for the fully connected --conditional"
                    if dataset in CONDITIONAL_EPOCHS else "")
     epochs = (f"default {default_epochs}{cgan_epochs}, or {DCGAN_EPOCHS} with --model dcgan"

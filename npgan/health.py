@@ -99,7 +99,8 @@ D_WINS_ADVICE = (
     "D tells almost every fake from real, and G, which learns only through D, gets little "
     "guidance. It can pass on its own; if it lasts, what usually helps: a lower learning rate "
     "for D (trainer.opt_d.lr in Python) or for both (--lr); making D less sure of itself, with "
-    "one-sided label smoothing (real targets 0.9) or dropout in D (\"d_dropout\" in a --config "
+    "one-sided label smoothing (--label-smoothing 0.1: real targets 0.9) or dropout in D "
+    "(\"d_dropout\" in a --config "
     "file); and checking that real and generated images are scaled the same way (a Tanh G "
     "makes [-1, 1], a Sigmoid G [0, 1]; the demos scale the data to G's range).")
 COLLAPSE_ADVICE = (

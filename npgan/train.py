@@ -17,6 +17,13 @@ With ``mode_seeking`` w > 0 (MSGAN, Mao et al. 2019; npgan.losses.mode_seeking),
 come in pairs, row i and row i + B/2 drawn for the same label from different noise, and the
 G step minimizes L_G + w * L_ms, where L_ms = 1 / (rms(G(z1) - G(z2)) / rms(z1 - z2)) grows
 when G maps different noise to nearly the same image.
+
+With ``label_smoothing`` s > 0 (one-sided label smoothing, Salimans et al. 2016, "Improved
+Techniques for Training GANs", section 3.4), D's target for real images is 1 - s instead of 1:
+L_D = BCE(D(real), 1 - s) + BCE(D(fake), 0). A D that may not push its real logits to
+infinity stays less sure of itself, and its gradient to G stays informative. Fakes keep
+target 0 (smoothing them too would reward D for letting G's current fakes through), and G's
+loss is unchanged.
 """
 
 import numpy as np
@@ -76,20 +83,26 @@ class GANTrainer:
 
     ``ema``: keep G_ema, the average of G's weights that sampling uses (``update_ema``; 0: off).
     ``mode_seeking``: the weight w of MSGAN's term in G's loss (module docstring; 0: off).
+    ``label_smoothing``: s, D's target for real images is 1 - s (module docstring; 0: off).
     The g_loss that ``train_step`` reports is the adversarial part alone.
     """
 
     def __init__(self, cfg=GANConfig(), *, lr=2e-4, betas=(0.5, 0.999), optimizer="adam",
-                 seed=0, dtype=np.float32, backend="numpy", fast=True, ema=0.0, mode_seeking=0.0):
+                 seed=0, dtype=np.float32, backend="numpy", fast=True, ema=0.0, mode_seeking=0.0,
+                 label_smoothing=0.0):
         self.xp = load_backend(backend)        # first: a missing GPU is reported before any work
         self.cfg, self.dtype, self.fast = cfg, dtype, fast
         if not 0 <= ema < 1:
             raise ValueError(f"ema must be in [0, 1) (0: off), got {ema}")
         if not mode_seeking >= 0:
             raise ValueError(f"mode_seeking must be >= 0 (0: off), got {mode_seeking}")
+        if not 0 <= label_smoothing < 1:
+            raise ValueError(f"label_smoothing must be in [0, 1) (0: off), got {label_smoothing}")
         self.settings = {"lr": lr, "betas": list(betas), "optimizer": optimizer, "seed": seed,
-                         "ema": ema, "mode_seeking": mode_seeking}
+                         "ema": ema, "mode_seeking": mode_seeking,
+                         "label_smoothing": label_smoothing}
         self.mode_seeking = mode_seeking
+        self.real_target = 1.0 - label_smoothing        # D's target for real images
         init_rng = np.random.default_rng([seed, 0])
         # Built on the host from one seeded Generator, so every backend starts from the same
         # weights; then moved to the backend once, before the optimizers pack them.
@@ -177,10 +190,11 @@ class GANTrainer:
         G, D = self.G, self.D
         fake = forward(G, z, fake_labels)                       # (B, image_dim)
 
-        # D step: L_D = BCE(D(real), 1) + BCE(D(fake), 0); the two backwards add up in .grad
+        # D step: L_D = BCE(D(real), 1 - s) + BCE(D(fake), 0), s the label smoothing (0: off);
+        # the two backwards add up in .grad
         self.opt_d.zero_grad()
         logits_real = forward(D, real, labels)                  # (B, 1)
-        loss_real, dlogits_real = bce_with_logits(logits_real, 1.0)
+        loss_real, dlogits_real = bce_with_logits(logits_real, self.real_target)
         D.backward(dlogits_real)
         logits_fake = forward(D, fake, fake_labels)
         loss_fake, dlogits_fake = bce_with_logits(logits_fake, 0.0)
@@ -221,12 +235,12 @@ class GANTrainer:
             both = None if labels is None else xp.concatenate([labels, fake_labels])
             logits = forward(D, xp.concatenate([real, fake]), both)     # (2B, 1)
             logits_real, logits_fake = logits[:b], logits[b:]
-            loss_real, dlogits_real = bce_with_logits(logits_real, 1.0)
+            loss_real, dlogits_real = bce_with_logits(logits_real, self.real_target)
             loss_fake, dlogits_fake = bce_with_logits(logits_fake, 0.0)
             self.d_backward(xp.concatenate([dlogits_real, dlogits_fake]))   # = the two summed
         else:
             logits_real = forward(D, real, labels)
-            loss_real, dlogits_real = bce_with_logits(logits_real, 1.0)
+            loss_real, dlogits_real = bce_with_logits(logits_real, self.real_target)
             self.d_backward(dlogits_real)
             logits_fake = forward(D, fake, fake_labels)
             loss_fake, dlogits_fake = bce_with_logits(logits_fake, 0.0)
