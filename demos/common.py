@@ -14,7 +14,7 @@ from npgan.classifier import DATASETS
 from npgan.data import DataError, scale_images
 from npgan.metrics import evaluate, format_metrics, save_metrics
 from npgan.demos.config_file import SHIPPED, ConfigFileError, read_config_file
-from npgan.demos.flags import (CONDITIONAL, CONDITIONAL_EPOCHS, DCGAN_EPOCHS, DCGAN_LR,
+from npgan.demos.flags import (CONDITIONAL, CONDITIONAL_EPOCHS, DCGAN_EPOCHS, DCGAN_LR, PLAIN,
                                DCGAN_MODEL, DEFAULTS, EMA, build_parser, plural)
 from npgan.models import DCGANConfig, config_from_dict, image_shape_of, shape_fields
 from npgan.run import Run, TrainingDiverged
@@ -272,7 +272,9 @@ def new_run_settings(args, file_model, file_settings, shape, dataset):
     conditional_mlp = bool(model.get("num_classes")) and model.get("model", "mlp") == "mlp"
     if conditional_mlp:
         model.setdefault("d_label", "projection")   # README "Results": 99.9% against 90% labels
-    own = CONDITIONAL.get(dataset, {}) if conditional_mlp else {}      # README "Results"
+    plain_mlp = not model.get("num_classes") and model.get("model", "mlp") == "mlp"
+    own = (CONDITIONAL.get(dataset, {}) if conditional_mlp         # README "Results"
+           else PLAIN.get(dataset, {}) if plain_mlp else {})
     recorded = {"ema": 0.0, "mode_seeking": 0.0, "label_smoothing": 0.0} if own_run else {}
     settings = {**DEFAULTS, "betas": [0.5, 0.999], "backend": "numpy", "ema": EMA,
                 "mode_seeking": 0.0, "label_smoothing": 0.0, **({"lr": DCGAN_LR} if dcgan else {}),
