@@ -368,7 +368,7 @@ def check_resume_flags(parser, args, trainer, info, dataset):
               "latent_dim": trainer.cfg.latent_dim, "seed": trainer.settings["seed"],
               "optimizer": trainer.settings["optimizer"], "ema": trainer.settings["ema"],
               "mode_seeking": trainer.settings["mode_seeking"],
-              "label_smoothing": trainer.settings.get("label_smoothing", 0.0)}
+              "label_smoothing": trainer.settings["label_smoothing"]}
     for name, value in stored.items():
         given = getattr(args, name)
         if given is not None and given != value:

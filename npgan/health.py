@@ -22,7 +22,8 @@ is the advice its message ends with.
 
 The thresholds come from these measurements (MNIST unless named, batch 64, Adam 2e-4 unless
 named, seed 0 unless named, 1,000 samples a check; the figures at steps 600 and 937 = the end
-of epoch 1). The demo's run is ``python -m npgan.demos.mnist`` (its epochs 1 to 5: diversity
+of epoch 1; measured before the demos' weight average and label smoothing). The demo's run
+is ``python -m npgan.demos.mnist`` (its epochs 1 to 5: diversity
 0.85, 0.84, 0.89, 0.91, 0.95; effective classes 8.2, 9.2, 9.3, 9.5, 9.3; no warning). The
 others ran through the Python API with two BLAS threads instead of the demo's one: the
 round-off differs, and GAN training being chaotic, so does the run (second row).
@@ -99,9 +100,9 @@ D_WINS_ADVICE = (
     "D tells almost every fake from real, and G, which learns only through D, gets little "
     "guidance. It can pass on its own; if it lasts, what usually helps: a lower learning rate "
     "for D (trainer.opt_d.lr in Python) or for both (--lr); making D less sure of itself, with "
-    "one-sided label smoothing (--label-smoothing 0.1: real targets 0.9) or dropout in D "
-    "(\"d_dropout\" in a --config "
-    "file); and checking that real and generated images are scaled the same way (a Tanh G "
+    "more one-sided label smoothing (--label-smoothing S: real targets 1 - S; MNIST's plain "
+    "GAN already uses 0.1, try 0.2) or dropout in D (\"d_dropout\" in a --config file); "
+    "and checking that real and generated images are scaled the same way (a Tanh G "
     "makes [-1, 1], a Sigmoid G [0, 1]; the demos scale the data to G's range).")
 COLLAPSE_ADVICE = (
     "This is mode collapse: G maps most noise vectors to a few outputs. It sometimes recovers "

@@ -3,7 +3,7 @@
 A step (Goodfellow et al. 2014, with the non-saturating generator loss):
 
     z ~ N(0, I) (or a config's mixture, npgan/latent.py);  fake = G(z)
-    D step:  L_D = BCE(D(real), 1) + BCE(D(fake), 0)        update D only
+    D step:  L_D = BCE(D(real), 1) + BCE(D(fake), 0)        update D only  (1 - s: below)
     G step:  L_G = BCE(D(fake), 1) = -mean log D(G(z))        update G only, through the new D
 
 The G step's gradient flows back through D into G; D's parameter gradients from that pass
