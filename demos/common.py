@@ -161,7 +161,7 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
     gif = run.path("progress.gif")
     animation = f", animation: {gif}" if os.path.exists(gif) else ""
     warned = sum(f.kind == "warning" for f in run.findings)
-    print(f"done: {trainer.step} steps in {seconds:.0f} s. Samples: {run.path('samples.png')}"
+    print(f"done: step {trainer.step} reached in {seconds:.0f} s. Samples: {run.path('samples.png')}"
           f"{animation}, curves: {run.path('losses.png')}, checkpoint: {run.checkpoint_path}, "
           f"log: {run.path('log.txt')}" + (f" ({warned} health warning(s))" if warned else ""))
     if args.eval_samples:

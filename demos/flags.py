@@ -124,8 +124,9 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
                         "images is 1 - S instead of 1, fakes keep 0; a D that cannot be sure of "
                         "the real images gives G steadier gradients (0: off; default "
                         + (f"{plain['label_smoothing']:g} for the fully connected GAN without "
-                           "--conditional, else 0; a --config file's value wins)"
-                           if "label_smoothing" in plain else "0)"))
+                           "--conditional, else 0; a --config file's value replaces the default "
+                           "and this flag replaces both; a resumed run keeps its own)"
+                           if "label_smoothing" in plain else "0; a resumed run keeps its own)"))
     cgan_epochs = (f", {CONDITIONAL_EPOCHS[dataset]} for the fully connected --conditional"
                    if dataset in CONDITIONAL_EPOCHS else "")
     epochs = (f"default {default_epochs}{cgan_epochs}, or {DCGAN_EPOCHS} with --model dcgan"

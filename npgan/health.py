@@ -96,14 +96,20 @@ N_SAMPLES = 1000
 FIGURES = ("diversity", "classes_covered", "effective_classes")
 HEALTH_KEYS = ("health_step",) + FIGURES        # per-check lists in Run.history
 
-D_WINS_ADVICE = (
-    "D tells almost every fake from real, and G, which learns only through D, gets little "
-    "guidance. It can pass on its own; if it lasts, what usually helps: a lower learning rate "
-    "for D (trainer.opt_d.lr in Python) or for both (--lr); making D less sure of itself, with "
-    "more one-sided label smoothing (--label-smoothing S: real targets 1 - S; MNIST's plain "
-    "GAN already uses 0.1, try 0.2) or dropout in D (\"d_dropout\" in a --config file); "
-    "and checking that real and generated images are scaled the same way (a Tanh G "
-    "makes [-1, 1], a Sigmoid G [0, 1]; the demos scale the data to G's range).")
+def d_wins_advice(label_smoothing=0.0):
+    """What usually helps when D wins; ``label_smoothing`` is the run's own (it names the next
+    value to try)."""
+    smoothing = (f"more one-sided label smoothing (this run's real targets are "
+                 f"{1 - label_smoothing:g}; try --label-smoothing {min(label_smoothing + 0.1, 0.3):g})"
+                 if label_smoothing else
+                 "one-sided label smoothing (--label-smoothing 0.1: real targets 0.9)")
+    return (
+        "D tells almost every fake from real, and G, which learns only through D, gets little "
+        "guidance. It can pass on its own; if it lasts, what usually helps: a lower learning "
+        "rate for D (trainer.opt_d.lr in Python) or for both (--lr); making D less sure of "
+        f"itself, with {smoothing} or dropout in D (\"d_dropout\" in a --config file); and "
+        "checking that real and generated images are scaled the same way (a Tanh G makes "
+        "[-1, 1], a Sigmoid G [0, 1]; the demos scale the data to G's range).")
 COLLAPSE_ADVICE = (
     "This is mode collapse: G maps most noise vectors to a few outputs. It sometimes recovers "
     "within an epoch or two; if not, what usually helps: starting again with another --seed "
@@ -139,8 +145,9 @@ class HealthMonitor:
 
     def __init__(self, *, d_wins_below=D_WINS_BELOW, d_wins_steps=D_WINS_STEPS,
                  low_diversity=LOW_DIVERSITY, few_classes=FEW_CLASSES, judge_after=JUDGE_AFTER,
-                 reference=None, dataset=None):
+                 reference=None, dataset=None, label_smoothing=0.0):
         self.d_wins_below, self.d_wins_steps = d_wins_below, int(d_wins_steps)
+        self.label_smoothing = label_smoothing          # the run's, for the advice's text
         self.low_diversity, self.few_classes = low_diversity, few_classes
         self.judge_after = judge_after
         self.reference, self.dataset = reference, dataset   # the real images' figures (text only)
@@ -155,7 +162,7 @@ class HealthMonitor:
                 return [self.fire("D wins", step, (
                     f"D is winning: mean D(G(z)) has been below {self.d_wins_below:g} for "
                     f"{self.streak} steps in a row (steps {step - self.streak + 1}-{step}; now "
-                    f"{stats['d_fake']:.2g}). " + D_WINS_ADVICE))]
+                    f"{stats['d_fake']:.2g}). " + d_wins_advice(self.label_smoothing)))]
             return []
         streak, self.streak = self.streak, 0
         if streak >= self.d_wins_steps:

@@ -97,7 +97,8 @@ class Run:
         for k in HEALTH_KEYS:                   # per-epoch health figures (npgan.health)
             self.history.setdefault(k, [])
         self.info = info or {}
-        self.health = HealthMonitor(dataset=self.info.get("dataset"))
+        self.health = HealthMonitor(dataset=self.info.get("dataset"),     # its advice names
+                                    label_smoothing=trainer.settings["label_smoothing"])  # S
         self.health.replay(self.history)        # a resumed run warns when the whole one would
         self.probe = None                       # a HealthProbe, made at the first check
         self.findings = []                      # what the monitor reported during train()

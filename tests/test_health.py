@@ -44,6 +44,13 @@ def test_d_wins_fires_once_at_the_300th_step_in_a_row():
     assert list(monitor.active) == ["D wins"]
 
 
+def test_d_wins_advice_names_the_runs_own_label_smoothing():
+    texts = {s: feed(HealthMonitor(label_smoothing=s), [0.01] * D_WINS_STEPS)[0].text
+             for s in (0.0, 0.1)}
+    assert "one-sided label smoothing (--label-smoothing 0.1: real targets 0.9)" in texts[0.0]
+    assert "this run's real targets are 0.9; try --label-smoothing 0.2" in texts[0.1]
+
+
 def test_d_wins_is_not_warned_for_a_healthy_run_or_a_streak_of_299():
     """d_fake of a normal run (0.45 on average, rarely below 0.2) never fires; nor do streaks
     of 299 steps below 0.05 broken by one step at exactly 0.05."""
