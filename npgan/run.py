@@ -91,6 +91,8 @@ class Run:
         self.labels = labels if trainer.conditional else None
         self.class_names = class_names
         self.tuner = tuner                      # a ThreadTuner (--threads auto) or None
+        if tuner:
+            tuner.first_step = trainer.step     # its messages name the run's own steps
         self.batch_size, self.epochs, self.max_steps = batch_size, epochs, max_steps
         self.checkpoint_every, self.quiet = checkpoint_every, quiet
         self.history = history or {k: [] for k in HISTORY_KEYS}

@@ -109,7 +109,8 @@ class ThreadTuner:
     records each real step; a probe is ``due`` at the start, when the median of the last
     ``window`` steps moves by more than ``drift`` from the probe's median (a neighbour came
     or went), and every ``every`` steps anyway (a one-thread run cannot see a neighbour
-    leave). ``switches`` lists (step, threads, why).
+    leave). ``switches`` lists (step, threads, why); steps count from ``first_step``, the
+    trainer's step when the run started (a resumed run's is not 0).
     """
 
     def __init__(self, cores, *, settle=3, probe_steps=15, window=100, drift=0.3, every=3000,
@@ -118,6 +119,7 @@ class ThreadTuner:
         self.settle, self.probe_steps, self.window = settle, probe_steps, window
         self.drift, self.every, self.apply = drift, every, apply
         self.steps, self.switches = 0, []
+        self.first_step = 0                             # set by npgan.run.Run: trainer.step
         self.times = deque(maxlen=window)               # the last ``window`` real steps
         self.current = self.reference = None
         self.due = "start"                              # why the next probe runs, or None
@@ -150,9 +152,10 @@ class ThreadTuner:
         self.times.clear()
         if best == before:
             return None
-        self.switches.append((self.steps, best, why))
+        step = self.first_step + self.steps
+        self.switches.append((step, best, why))
         times = ", ".join(f"{n}: {1e3 * t:.1f} ms" for n, t in medians.items())
-        return f"threads: {best} from step {self.steps} ({why}; median step on {times})"
+        return f"threads: {best} from step {step} ({why}; median step on {times})"
 
 
 def timed(fn, *args):

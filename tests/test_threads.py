@@ -128,6 +128,15 @@ def test_tuner_rechecks_regularly_and_returns_when_the_neighbour_leaves():
     assert machine.threads == 2 and "regular re-check" in news[0]
 
 
+def test_tuner_names_the_runs_steps_after_a_resume():
+    machine = FakeMachine({2: 10.0, 1: 13.0})
+    tuner = ThreadTuner(2, settle=2, probe_steps=5, window=20, every=50, apply=machine.apply)
+    tuner.first_step = 200                                      # as Run sets it on a resume
+    news = machine.run(tuner, 60)
+    assert news[0].startswith("threads: 2 from step 200 (start")
+    assert [s for s, _, _ in tuner.switches] == [200]
+
+
 def test_tuner_on_one_core_never_switches():
     machine = FakeMachine({1: 13.0})
     tuner = ThreadTuner(1, settle=2, probe_steps=5, window=20, every=50, apply=machine.apply)
