@@ -269,12 +269,11 @@ def new_run_settings(args, file_model, file_settings, shape, dataset):
     dcgan = model.get("model") == "dcgan"
     if dcgan and not own_run:                       # an own run's config names its whole D
         model = {**DCGAN_MODEL, **model}
-    conditional_mlp = bool(model.get("num_classes")) and model.get("model", "mlp") == "mlp"
-    if conditional_mlp:
+    mlp, conditional = model.get("model", "mlp") == "mlp", bool(model.get("num_classes"))
+    if mlp and conditional:
         model.setdefault("d_label", "projection")   # README "Results": 99.9% against 90% labels
-    plain_mlp = not model.get("num_classes") and model.get("model", "mlp") == "mlp"
-    own = (CONDITIONAL.get(dataset, {}) if conditional_mlp         # README "Results"
-           else PLAIN.get(dataset, {}) if plain_mlp else {})
+    # the fully connected GAN's own defaults per dataset (README "Results")
+    own = (CONDITIONAL if conditional else PLAIN).get(dataset, {}) if mlp else {}
     recorded = {"ema": 0.0, "mode_seeking": 0.0, "label_smoothing": 0.0} if own_run else {}
     settings = {**DEFAULTS, "betas": [0.5, 0.999], "backend": "numpy", "ema": EMA,
                 "mode_seeking": 0.0, "label_smoothing": 0.0, **({"lr": DCGAN_LR} if dcgan else {}),

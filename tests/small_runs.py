@@ -3,6 +3,7 @@ run in a subprocess (to see exactly what a user sees) or in this process (when o
 code and the message matter, which is much faster)."""
 
 import functools
+import json
 import subprocess
 import sys
 
@@ -10,12 +11,13 @@ import numpy as np
 import pytest
 
 import npgan.run
-from npgan.checkpoint import load_checkpoint
+from npgan.checkpoint import load_checkpoint, save_checkpoint
 from npgan.data import load_mnist, scale_images
 from npgan.demos.common import main as demo_main
 from npgan.demos.mnist import DESCRIPTION
 from npgan.idx import write_idx
 from npgan.models import GANConfig
+from npgan.run_state import load_run
 from npgan.sample import main as sample_main
 from npgan.train import GANTrainer
 
@@ -118,3 +120,26 @@ def small_checkpoint(folder, cfg=SMALL, labels=None):
         npgan.run.Run(GANTrainer(cfg, seed=1), small_images(64), str(folder), batch_size=32,
                       epochs=1, quiet=True, info=INFO, labels=labels).train()
     return folder / "checkpoint.npz"
+
+
+def older_run_without(capsys, folder, key, *flags):
+    """A run made with ``flags`` into folder/new, then its config.json and its checkpoint as a
+    run from before setting ``key`` existed wrote them (the key removed). Checks that
+    repeating the config (``--config``) records ``key`` as 0 and that the checkpoint resumes;
+    returns (the new run's config.json as written, the trainer loaded from the old checkpoint)."""
+    code, _, err = demo(capsys, *flags, "--max-steps", "1", "--batch-size", "8",
+                        "--out", folder / "new")
+    assert code == 0, err
+    info = json.loads((folder / "new" / "config.json").read_text())
+    old = {k: v for k, v in info.items() if k != key}          # as an older run wrote it
+    (folder / "old.json").write_text(json.dumps(old))
+    code, _, err = demo(capsys, "--config", folder / "old.json", "--out", folder / "again")
+    assert code == 0, err
+    assert load_run(folder / "again" / "checkpoint.npz")[0].settings[key] == 0
+    arrays, meta = load_checkpoint(folder / "new" / "checkpoint.npz")
+    del meta["settings"][key]
+    save_checkpoint(folder / "old.npz", arrays, meta)
+    trainer = load_run(folder / "old.npz")[0]
+    code, _, err = demo(capsys, "--resume", folder / "old.npz", "--max-steps", "2")
+    assert code == 0, err
+    return info, trainer

@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 
-from npgan.checkpoint import load_checkpoint, save_checkpoint
 from npgan.demos.common import new_run_settings
 from npgan.demos.flags import PLAIN, build_parser
 from npgan.gradcheck import numerical_gradient, rel_error
@@ -15,7 +14,7 @@ from npgan.models import GANConfig
 from npgan.run_state import load_run
 from npgan.train import GANTrainer
 from conftest import TOL, record_error
-from small_runs import demo
+from small_runs import demo, older_run_without
 
 CONFIGS = {    # D without BatchNorm: the fast step's joint [real; fake] batch; with: two batches
     "gan": GANConfig(latent_dim=3, g_hidden=(5, 6), d_hidden=(6, 4), image_dim=4),
@@ -181,18 +180,6 @@ def test_the_demos_default_is_on_for_the_fully_connected_plain_mnist_gan_only(tm
 
 def test_an_older_run_and_checkpoint_repeat_without_it(tmp_path, capsys):
     """From before the setting existed: off, whatever a later default would be."""
-    code, _, err = demo(capsys, "--max-steps", "1", "--batch-size", "8", "--label-smoothing",
-                        "0.1", "--out", tmp_path / "new")
-    assert code == 0, err
-    info = json.loads((tmp_path / "new" / "config.json").read_text())
-    del info["label_smoothing"]                                # as an older run wrote it
-    (tmp_path / "old.json").write_text(json.dumps(info))
-    code, _, err = demo(capsys, "--config", tmp_path / "old.json", "--out", tmp_path / "again")
-    assert code == 0, err
-    assert load_run(tmp_path / "again" / "checkpoint.npz")[0].settings["label_smoothing"] == 0
-    arrays, meta = load_checkpoint(tmp_path / "new" / "checkpoint.npz")
-    del meta["settings"]["label_smoothing"]
-    save_checkpoint(tmp_path / "old.npz", arrays, meta)
-    assert load_run(tmp_path / "old.npz")[0].real_target == 1.0
-    code, _, err = demo(capsys, "--resume", tmp_path / "old.npz", "--max-steps", "2")
-    assert code == 0, err
+    info, old = older_run_without(capsys, tmp_path, "label_smoothing", "--label-smoothing", "0.1")
+    assert info["label_smoothing"] == 0.1
+    assert old.real_target == 1.0
