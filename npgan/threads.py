@@ -43,10 +43,27 @@ def available_cores():
 
 
 def blas_libraries():
-    """threadpoolctl's view of the BLAS/OpenMP libraries loaded, e.g. ['openblas 0.3.31: 2']."""
+    """threadpoolctl's view of the BLAS/OpenMP libraries loaded, e.g.
+    ['openblas 0.3.31, SkylakeX kernels: 2 threads'].
+
+    The kernels (OpenBLAS's name for the instruction set its matrix products use) matter to
+    every speed figure: on one machine, an AVX-512 kernel (SkylakeX) did the default GAN's
+    products in 3.5 ms a step against 5.2 ms for the AVX2 one (Haswell) that
+    ``OPENBLAS_CORETYPE=Haswell`` forces (benchmarks/README.md). When that variable chose
+    them, the line says so.
+    """
     from threadpoolctl import threadpool_info
-    return [f"{i['internal_api']} {i.get('version') or ''}: {i['num_threads']} threads"
-            for i in threadpool_info()]
+    forced = os.environ.get("OPENBLAS_CORETYPE")
+    lines = []
+    for i in threadpool_info():
+        kernels = i.get("architecture")
+        if kernels and i["internal_api"] == "openblas" and forced:
+            kernels += f" kernels, set by OPENBLAS_CORETYPE={forced}"
+        elif kernels:
+            kernels += " kernels"
+        name = " ".join(filter(None, (i["internal_api"], i.get("version"))))
+        lines.append(f"{name}{', ' + kernels if kernels else ''}: {i['num_threads']} threads")
+    return lines
 
 
 def set_threads(n):

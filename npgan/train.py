@@ -33,7 +33,7 @@ from npgan.checkpoint import CheckpointError, check_arrays
 from npgan.latent import draw_latent
 from npgan.losses import bce_with_logits, mode_seeking as mode_seeking_loss
 from npgan.models import GANConfig, build_networks, config_from_dict
-from npgan.nn import BatchNorm1d, BatchNorm2d, Dropout, input_grad_only
+from npgan.nn import BatchNorm1d, BatchNorm2d, Dropout, input_grad_only, pack_parameters
 from npgan.optim import CHUNK, Adam, RMSprop
 from npgan.threads import parallel_for
 
@@ -116,6 +116,7 @@ class GANTrainer:
         self.conditional = cfg.conditional
         self.opt_g = make_optimizer(optimizer, self.G.parameters(), lr, betas, fast=fast)
         self.opt_d = make_optimizer(optimizer, self.D.parameters(), lr, betas, fast=fast)
+        self.ema_flat = self.flat_ema_arrays() if ema and fast and self.xp is np else None
         self.step = 0
         # Noise is drawn where the models live. NumPy's Generator state is saved in checkpoints,
         # so a resumed run continues the exact stream; a GPU generator's state cannot be saved,
@@ -269,6 +270,17 @@ class GANTrainer:
         with self.d_first_layer.without_input_grad():
             return self.D.backward(dlogits)
 
+    def flat_ema_arrays(self):
+        """For update_ema's fast path: G_ema's weights packed into one flat buffer, in the
+        order of G's, beside G's own flat buffer (the optimizer's), cut once into chunks;
+        and the (G_ema, G) pairs of BatchNorm layers, whose statistics are averaged too."""
+        average, _ = pack_parameters(self.G_ema.parameters())
+        now = self.opt_g.data
+        assert average.shape == now.shape and average.dtype == now.dtype
+        chunks = [slice(i, i + CHUNK) for i in range(0, now.size, CHUNK)]
+        layers = [(a, b) for a, b in zip(self.G_ema.modules(), self.G.modules()) if a.buffers]
+        return average, now, chunks, layers
+
     def update_ema(self):
         """G_ema <- b * G_ema + (1 - b) * G, for every weight and BatchNorm statistic of G.
 
@@ -281,23 +293,30 @@ class GANTrainer:
         not linger in the average of a short run.
         """
         b = min(self.ema, (1 + self.step) / (10 + self.step))
-        pairs = list(zip(self.G_ema.state_dict().values(), self.G.state_dict().values()))
-        if not (self.fast and self.xp is np and all(a.flags.c_contiguous for a, _ in pairs)):
-            for average, now in pairs:
+        if not self.fast or self.ema_flat is None:
+            for average, now in zip(self.G_ema.state_dict().values(), self.G.state_dict().values()):
                 average *= b
                 average += (1 - b) * now
             return
-        # Fast beside: the same operations, so the same bits, on 128K-element chunks
-        # (cache-sized, as the optimizer's) spread over npgan.threads' threads; the temporary
-        # (1 - b) * now is then one chunk in cache instead of a fresh 6 MB array. Measured on
-        # the default GAN, one thread: 1.13 -> 0.64 ms a step (0.64-0.70 ms with a kept
-        # scratch chunk per thread instead, no faster, so there is none).
-        def update(chunk):
-            average, now = chunk
-            average *= b
-            average += (1 - b) * now
-        parallel_for(update, [(a.reshape(-1)[i:i + CHUNK], n.reshape(-1)[i:i + CHUNK])
-                              for a, n in pairs for i in range(0, a.size, CHUNK)])
+        # Fast beside: the same operations, so the same bits, on two flat buffers (G's, which
+        # its optimizer packed, and G_ema's, packed alike: flat_ema_arrays) in 128K-element
+        # chunks (cache-sized, as the optimizer's) spread over npgan.threads' threads; the
+        # temporary (1 - b) * now is then one chunk in cache instead of a fresh 6 MB array.
+        # Measured on the default GAN, one thread: 1.13 -> 0.64 ms a step (0.64-0.70 ms with a
+        # kept scratch chunk per thread instead, no faster, so there is none). The flat
+        # buffers, cut once, spare the walk over G's and G_ema's layers that state_dict() makes
+        # at every step (0.3 ms of a 10 ms step through the main command, measured by cProfile).
+        average, now, chunks, layers = self.ema_flat
+
+        def update(i):
+            average[i] *= b
+            average[i] += (1 - b) * now[i]
+        parallel_for(update, chunks)
+        for a, g in layers:                                     # BatchNorm's statistics
+            for name in a.buffers:
+                average_buffer = getattr(a, name)
+                average_buffer *= b
+                average_buffer += (1 - b) * getattr(g, name)
 
     def sample(self, z, labels=None, batch_size=250):
         """Images G(z) (or G(z, labels)) in eval mode, using BatchNorm's running statistics;

@@ -33,6 +33,17 @@ def test_leaky_relu_equals_the_where_definition(slope, dtype):
     assert np.array_equal(dx, np.where(x > 0, dout, dout * dtype(slope)))
 
 
+@pytest.mark.parametrize("shape", [(64, 6272), (128, 256), (3, 5)])
+def test_one_output_linear_input_grad_is_the_matrix_product_bit_for_bit(shape):
+    """Linear.backward's broadcast for out_features == 1 against dout @ W.T, in float32."""
+    n, d = shape
+    rng = np.random.default_rng(2)
+    layer = Linear(d, 1, rng=rng)
+    layer(rng.standard_normal((n, d)).astype(np.float32))
+    dout = rng.standard_normal((n, 1)).astype(np.float32)
+    assert np.array_equal(layer.backward(dout), dout @ layer.weight.data.T)
+
+
 def test_linear_without_input_grad_keeps_weight_grads_and_returns_none():
     rng = np.random.default_rng(1)
     layer = Linear(4, 3, rng=rng, dtype=np.float64)

@@ -15,6 +15,11 @@ def test_linear(rng):
     assert_grads_match(Linear(7, 5, rng=rng, dtype=F64), rng.standard_normal((4, 7)))
 
 
+def test_linear_with_one_output(rng):
+    """A discriminator's last layer: its dx is computed as a broadcast (Linear.backward)."""
+    assert_grads_match(Linear(6, 1, rng=rng, dtype=F64), rng.standard_normal((4, 6)))
+
+
 def test_linear_without_bias(rng):
     errors = assert_grads_match(Linear(3, 6, bias=False, rng=rng, dtype=F64),
                                 rng.standard_normal((5, 3)))

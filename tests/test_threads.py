@@ -192,3 +192,20 @@ def test_the_threads_flag_refuses_what_is_not_auto_or_a_count(bad, capsys):
     from small_runs import demo
     code, _, err = demo(capsys, "--threads", bad, "--max-steps", "1")
     assert code == 2 and f"argument --threads: expected auto or a whole number >= 1, got '{bad}'" in err
+
+
+def test_blas_line_names_the_kernels_and_the_variable_that_forced_them(monkeypatch):
+    """The start-up line and the benchmark's first line name OpenBLAS's kernels, since they
+    set the speed of every product, and say when OPENBLAS_CORETYPE chose them."""
+    import threadpoolctl
+    info = [{"internal_api": "openblas", "version": "0.3.31", "num_threads": 2,
+             "architecture": "SkylakeX"},
+            {"internal_api": "openmp", "version": None, "num_threads": 2}]
+    monkeypatch.setattr(threadpoolctl, "threadpool_info", lambda: info)
+    monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
+    assert threads.blas_libraries() == ["openblas 0.3.31, SkylakeX kernels: 2 threads",
+                                        "openmp: 2 threads"]
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    info[0]["architecture"] = "Haswell"
+    assert threads.blas_libraries()[0] == \
+        "openblas 0.3.31, Haswell kernels, set by OPENBLAS_CORETYPE=Haswell: 2 threads"

@@ -57,6 +57,12 @@ class Linear(Module):
             self.bias.grad += dout.sum(axis=0)                  # db = dout.sum(0)    (out,)
         if not self.input_grad:
             return None                                         # see without_input_grad
+        if self.out_features == 1:
+            # Fast beside, for a discriminator's last layer: with one output, dout @ W.T is an
+            # outer product, (N, 1) @ (1, in), whose every entry is a single product, so the
+            # broadcast dout * W.T is the same numbers. OpenBLAS runs this shape at 2 GFLOPS:
+            # at the DCGAN's (64, 6272), 0.42 ms a call against 0.03 ms, three calls a step.
+            return dout * self.weight.data.T                    # (N, 1) * (1, in) -> (N, in)
         return dout @ self.weight.data.T                        # dx = dout @ W.T     (N, in)
 
     @contextmanager
