@@ -63,8 +63,8 @@ def run_one(name, args, runs):
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m npgan.demos.gallery",
-                                description=__doc__.split("\n")[0],
-                                epilog="\n".join(__doc__.split("\n")[2:]),
+                                description=__doc__.split("\n")[0].replace("``", ""),
+                                epilog="\n".join(__doc__.split("\n")[2:]).replace("``", ""),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=os.path.join("demos", "gallery"),
                    help="where the pictures go (default demos/gallery)")

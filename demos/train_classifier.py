@@ -58,7 +58,7 @@ def train(x, y, *, hidden=HIDDEN, epochs, batch_size=128, lr=1e-3, dropout=0.3, 
 
 def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m npgan.demos.train_classifier",
-                                description=__doc__.split("\n")[0])
+                                description=__doc__.split("\n")[0].replace("``", ""))
     p.add_argument("--dataset", choices=DATASETS, default="mnist", help="data to train on (default mnist)")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default 30)")
     p.add_argument("--batch-size", type=int, default=128, help="examples per step (default 128)")

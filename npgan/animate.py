@@ -153,7 +153,7 @@ def save_progress_gif(run_dir, path=None, *, last_epoch=None, fps=FPS, hold=HOLD
 
 
 def main(argv=None):
-    first, rest = __doc__.split("\n", 1)
+    first, rest = __doc__.replace("``", "").split("\n", 1)
     p = argparse.ArgumentParser(prog="python -m npgan.animate", description=first, epilog=rest,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dir", metavar="RUN_DIR",

@@ -96,13 +96,21 @@ N_SAMPLES = 1000
 FIGURES = ("diversity", "classes_covered", "effective_classes")
 HEALTH_KEYS = ("health_step",) + FIGURES        # per-check lists in Run.history
 
+MAX_SUGGESTED_SMOOTHING = 0.3     # the advice suggests no more (Salimans et al. used 0.1)
+
+
 def d_wins_advice(label_smoothing=0.0):
     """What usually helps when D wins; ``label_smoothing`` is the run's own (it names the next
-    value to try)."""
-    smoothing = (f"more one-sided label smoothing (this run's real targets are "
-                 f"{1 - label_smoothing:g}; try --label-smoothing {min(label_smoothing + 0.1, 0.3):g})"
-                 if label_smoothing else
-                 "one-sided label smoothing (--label-smoothing 0.1: real targets 0.9)")
+    value to try, up to MAX_SUGGESTED_SMOOTHING; a run already there is not told to try more)."""
+    if not label_smoothing:
+        smoothing = "one-sided label smoothing (--label-smoothing 0.1: real targets 0.9)"
+    elif label_smoothing + 0.1 <= MAX_SUGGESTED_SMOOTHING + 1e-9:
+        smoothing = (f"more one-sided label smoothing (this run's real targets are "
+                     f"{1 - label_smoothing:g}; try --label-smoothing {label_smoothing + 0.1:g})")
+    else:
+        smoothing = (f"one-sided label smoothing, which this run already has at "
+                     f"{label_smoothing:g} (real targets {1 - label_smoothing:g}; more is rarely "
+                     "used, so try the rest first)")
     return (
         "D tells almost every fake from real, and G, which learns only through D, gets little "
         "guidance. It can pass on its own; if it lasts, what usually helps: a lower learning "

@@ -46,9 +46,13 @@ def test_d_wins_fires_once_at_the_300th_step_in_a_row():
 
 def test_d_wins_advice_names_the_runs_own_label_smoothing():
     texts = {s: feed(HealthMonitor(label_smoothing=s), [0.01] * D_WINS_STEPS)[0].text
-             for s in (0.0, 0.1)}
+             for s in (0.0, 0.1, 0.2, 0.25, 0.3, 0.5)}
     assert "one-sided label smoothing (--label-smoothing 0.1: real targets 0.9)" in texts[0.0]
     assert "this run's real targets are 0.9; try --label-smoothing 0.2" in texts[0.1]
+    assert "this run's real targets are 0.8; try --label-smoothing 0.3" in texts[0.2]
+    for s in (0.25, 0.3, 0.5):                  # at or near the cap: no larger value suggested
+        assert f"which this run already has at {s:g}" in texts[s], s
+        assert "try --label-smoothing" not in texts[s], s
 
 
 def test_d_wins_is_not_warned_for_a_healthy_run_or_a_streak_of_299():
