@@ -10,7 +10,8 @@ with the non-saturating loss through D, with Adam. ``--model mlp`` (default) is 
 MNIST GAN (z 100; G 128-256-512-1024-784 with BatchNorm; D 784-512-256-1); ``--model dcgan``
 is the DCGAN paper's layout, ``--model dcgan-demo`` the demo's default DCGAN (see
 dcgan_steppers.py). Each is timed as `repeats` runs of `steps`
-steps, interleaved so that machine noise hits them alike; the medians are compared.
+steps, interleaved so that machine noise hits them alike (each round starting one contender
+later); the medians are compared.
 
 - npgan: ``GANTrainer.train_step`` on ``--threads`` threads (default: every core this process
   may use; npgan.threads), with OpenBLAS's thread timeout the demos set (demos/__init__.py).
@@ -265,7 +266,7 @@ def main():
         waits["plain"] = wait
     try:
         if args.only and "pytorch" not in args.only:
-            raise ImportError
+            raise LookupError
         import torch
         torch.set_num_threads(args.threads)
         device = "cuda" if args.backend == "cupy" else "cpu"
@@ -278,6 +279,8 @@ def main():
             torch_note = f"PyTorch {torch.__version__} has no CUDA here: skipped"
     except ImportError:
         torch_note = "PyTorch not installed (pip install 'npgan[bench]'): skipped"
+    except LookupError:
+        torch_note = "PyTorch not timed (--only)"
     if args.only:
         unknown = set(args.only) - set(contenders) - {"pytorch"}
         if unknown:
@@ -294,9 +297,15 @@ def main():
         for name, step in steppers.items():                # warm up: allocate, fault in pages
             time_steps(step, 5, waits[name])
         times = {name: [] for name in steppers}
-        for _ in range(args.repeats):
-            for name, step in steppers.items():
-                times[name].append(time_steps(step, args.steps, waits[name]))
+        names = list(steppers)
+        for r in range(args.repeats):
+            # each round starts one contender later, so that none always runs right after
+            # the same other one and pays alone for what that one leaves behind (its idle
+            # threads, a cache full of its arrays): on 2026-12-07, npgan / floor+opt was
+            # 1.61-1.63x without PyTorch in the process and 1.70-1.71x with npgan always
+            # timed right after it (benchmarks/README.md)
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                times[name].append(time_steps(steppers[name], args.steps, waits[name]))
         med = {name: statistics.median(t) for name, t in times.items()}
         print(f"\nbatch {batch}: median of {args.repeats} runs x {args.steps} steps")
         for name, t in med.items():

@@ -71,6 +71,9 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         if args.resume:                 # checkpoints hold host arrays: any backend may resume
             trainer, history, info = load_run(args.resume, backend=args.backend)
             check_resume_flags(parser, args, trainer, info, dataset)
+            # the settings and network the trainer runs with: a checkpoint from before a
+            # setting existed records none for it, and its run's config.json then says 0
+            info.update(trainer.settings, model=trainer.cfg.to_dict())
         images, labels = (read_data(args, info) if read_data
                           else load_images("train", args.data_dir))
         if args.resume:

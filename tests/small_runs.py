@@ -137,9 +137,12 @@ def older_run_without(capsys, folder, key, *flags):
     assert code == 0, err
     assert load_run(folder / "again" / "checkpoint.npz")[0].settings[key] == 0
     arrays, meta = load_checkpoint(folder / "new" / "checkpoint.npz")
-    del meta["settings"][key]
+    del meta["settings"][key], meta["run"][key]
     save_checkpoint(folder / "old.npz", arrays, meta)
     trainer = load_run(folder / "old.npz")[0]
-    code, _, err = demo(capsys, "--resume", folder / "old.npz", "--max-steps", "2")
+    code, _, err = demo(capsys, "--resume", folder / "old.npz", "--max-steps", "2",
+                        "--out", folder / "resumed")
     assert code == 0, err
+    resumed = json.loads((folder / "resumed" / "config.json").read_text())
+    assert resumed[key] == 0                    # the resumed run's record says what it ran with
     return info, trainer
