@@ -10,8 +10,8 @@ with the non-saturating loss through D, with Adam. ``--model mlp`` (default) is 
 MNIST GAN (z 100; G 128-256-512-1024-784 with BatchNorm; D 784-512-256-1); ``--model dcgan``
 is the DCGAN paper's layout, ``--model dcgan-demo`` the demo's default DCGAN (see
 dcgan_steppers.py). Each is timed as `repeats` runs of `steps`
-steps, interleaved so that machine noise hits them alike (each round starting one contender
-later); the medians are compared.
+steps, interleaved so that machine noise hits them alike (each round in a fresh seeded
+order); the medians are compared.
 
 - npgan: ``GANTrainer.train_step`` on ``--threads`` threads (default: every core this process
   may use; npgan.threads), with OpenBLAS's thread timeout the demos set (demos/__init__.py).
@@ -33,6 +33,7 @@ and PyTorch runs on CUDA, if it can; each timed run ends by waiting for the GPU 
 import argparse
 import os
 import platform
+import random
 import statistics
 import subprocess
 import sys
@@ -168,6 +169,10 @@ def torch_stepper(batch, device):
     return step
 
 
+class NotTimed(Exception):
+    """--only leaves PyTorch out."""
+
+
 def time_steps(step, steps, wait):
     """Seconds per step; ``wait()`` returns once the device has finished the queued work."""
     start = time.perf_counter()
@@ -266,7 +271,7 @@ def main():
         waits["plain"] = wait
     try:
         if args.only and "pytorch" not in args.only:
-            raise LookupError
+            raise NotTimed
         import torch
         torch.set_num_threads(args.threads)
         device = "cuda" if args.backend == "cupy" else "cpu"
@@ -279,7 +284,7 @@ def main():
             torch_note = f"PyTorch {torch.__version__} has no CUDA here: skipped"
     except ImportError:
         torch_note = "PyTorch not installed (pip install 'npgan[bench]'): skipped"
-    except LookupError:
+    except NotTimed:
         torch_note = "PyTorch not timed (--only)"
     if args.only:
         unknown = set(args.only) - set(contenders) - {"pytorch"}
@@ -297,14 +302,14 @@ def main():
         for name, step in steppers.items():                # warm up: allocate, fault in pages
             time_steps(step, 5, waits[name])
         times = {name: [] for name in steppers}
-        names = list(steppers)
-        for r in range(args.repeats):
-            # each round starts one contender later, so that none always runs right after
-            # the same other one and pays alone for what that one leaves behind (its idle
-            # threads, a cache full of its arrays): on 2026-12-07, npgan / floor+opt was
-            # 1.61-1.63x without PyTorch in the process and 1.70-1.71x with npgan always
-            # timed right after it (benchmarks/README.md)
-            for name in names[r % len(names):] + names[:r % len(names)]:
+        order, shuffle = list(steppers), random.Random(0).shuffle
+        for _ in range(args.repeats):
+            # each round in a fresh (seeded) order, so that no contender always runs right
+            # after the same other one and pays alone for what that one leaves behind (its
+            # idle threads, a cache full of its arrays). Until 2026-12-07 npgan always ran
+            # right after PyTorch (benchmarks/README.md)
+            shuffle(order)
+            for name in order:
                 times[name].append(time_steps(steppers[name], args.steps, waits[name]))
         med = {name: statistics.median(t) for name, t in times.items()}
         print(f"\nbatch {batch}: median of {args.repeats} runs x {args.steps} steps")

@@ -60,4 +60,8 @@ def main(steps=8000, batch_size=64, latent_dim=100, out="minimal_gan.png", seed=
 
 
 if __name__ == "__main__":
+    import sys
+    if sys.argv[1:]:                        # it takes no flags: say what it is, train nothing
+        print(__doc__.replace("``", ""))
+        sys.exit(0 if sys.argv[1:] in (["-h"], ["--help"]) else 2)
     main()

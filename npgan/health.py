@@ -104,9 +104,10 @@ def d_wins_advice(label_smoothing=0.0):
     value to try, up to MAX_SUGGESTED_SMOOTHING; a run already there is not told to try more)."""
     if not label_smoothing:
         smoothing = "one-sided label smoothing (--label-smoothing 0.1: real targets 0.9)"
-    elif label_smoothing + 0.1 <= MAX_SUGGESTED_SMOOTHING + 1e-9:
+    elif label_smoothing < MAX_SUGGESTED_SMOOTHING - 1e-9:
+        more = min(label_smoothing + 0.1, MAX_SUGGESTED_SMOOTHING)
         smoothing = (f"more one-sided label smoothing (this run's real targets are "
-                     f"{1 - label_smoothing:g}; try --label-smoothing {label_smoothing + 0.1:g})")
+                     f"{1 - label_smoothing:g}; try --label-smoothing {more:g})")
     else:
         smoothing = (f"one-sided label smoothing, which this run already has at "
                      f"{label_smoothing:g} (real targets {1 - label_smoothing:g}; more is rarely "

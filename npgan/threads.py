@@ -47,17 +47,17 @@ def blas_libraries():
     ['openblas 0.3.31, SkylakeX kernels: 2 threads'].
 
     The kernels (OpenBLAS's name for the instruction set its matrix products use) matter to
-    every speed figure: on one machine, an AVX-512 kernel (SkylakeX) did the default GAN's
-    products in 3.5 ms a step against 5.2 ms for the AVX2 one (Haswell) that
-    ``OPENBLAS_CORETYPE=Haswell`` forces (benchmarks/README.md). When that variable chose
-    them, the line says so.
+    every speed figure: on this project's machine on 2026-12-07, the AVX-512 kernels
+    (SkylakeX) did the default GAN's products in 3.2-4.2 ms a step against 5.2-5.9 ms for the
+    AVX2 ones (Haswell) that ``OPENBLAS_CORETYPE=Haswell`` forces (benchmarks/README.md,
+    the floor column). When that variable chose them, the line says so.
     """
     from threadpoolctl import threadpool_info
     forced = os.environ.get("OPENBLAS_CORETYPE")
     lines = []
     for i in threadpool_info():
         kernels = i.get("architecture")
-        if kernels and i["internal_api"] == "openblas" and forced:
+        if kernels and i["internal_api"] == "openblas" and (forced or "").lower() == kernels.lower():
             kernels += f" kernels, set by OPENBLAS_CORETYPE={forced}"
         elif kernels:
             kernels += " kernels"

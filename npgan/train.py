@@ -274,9 +274,11 @@ class GANTrainer:
         """For update_ema's fast path: G_ema's weights packed into one flat buffer, in the
         order of G's, beside G's own flat buffer (the optimizer's), cut once into chunks;
         and the (G_ema, G) pairs of BatchNorm layers, whose statistics are averaged too."""
+        shapes = [p.shape for p in self.G_ema.parameters()]
+        if shapes != [p.shape for p in self.G.parameters()]:
+            raise RuntimeError(f"G_ema's parameters {shapes} do not match G's")
         average, _ = pack_parameters(self.G_ema.parameters())
         now = self.opt_g.data
-        assert average.shape == now.shape and average.dtype == now.dtype
         chunks = [slice(i, i + CHUNK) for i in range(0, now.size, CHUNK)]
         layers = [(a, b) for a, b in zip(self.G_ema.modules(), self.G.modules()) if a.buffers]
         return average, now, chunks, layers

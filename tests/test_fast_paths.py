@@ -34,8 +34,9 @@ def test_leaky_relu_equals_the_where_definition(slope, dtype):
 
 
 @pytest.mark.parametrize("shape", [(64, 6272), (128, 256), (3, 5)])
-def test_one_output_linear_input_grad_is_the_matrix_product_bit_for_bit(shape):
-    """Linear.backward's broadcast for out_features == 1 against dout @ W.T, in float32."""
+def test_one_output_linear_input_grad_has_the_matrix_products_values(shape):
+    """Linear.backward's broadcast for out_features == 1 against dout @ W.T, in float32: the
+    same values (np.array_equal counts -0.0 and 0.0 as equal, as every later sum does)."""
     n, d = shape
     rng = np.random.default_rng(2)
     layer = Linear(d, 1, rng=rng)
@@ -204,13 +205,19 @@ def test_flatten_hands_back_the_batch_last_layout_with_the_same_numbers():
 
 
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_fast_ema_update_is_the_plain_one_bit_for_bit(n_threads):
-    """update_ema's chunked, threaded form against its loop over G's arrays, on a model
-    with an array larger than one chunk (the default GAN's 1024 x 784 layer)."""
+@pytest.mark.parametrize("cfg", ["mlp", "dcgan", "cgan"])
+def test_fast_ema_update_is_the_plain_one_bit_for_bit(n_threads, cfg):
+    """update_ema's chunked, threaded form on flat buffers against its loop over G's arrays:
+    on the default GAN (an array larger than one chunk, its 1024 x 784 layer), a DCGAN (its
+    BatchNorm2d statistics) and a conditional GAN (G's label embedding)."""
+    from npgan.models import DCGANConfig
     from npgan.optim import CHUNK
     from npgan.threads import set_threads
-    trainer = GANTrainer(GANConfig(), seed=0, ema=0.999)
-    assert max(p.data.size for p in trainer.G.parameters()) > CHUNK
+    config = {"mlp": GANConfig(), "dcgan": DCGANConfig(g_channels=(8, 4)),
+              "cgan": GANConfig(latent_dim=8, g_hidden=(16, 32), d_hidden=(16,), image_dim=12,
+                                num_classes=3, embed_dim=4)}[cfg]
+    trainer = GANTrainer(config, seed=0, ema=0.999)
+    assert max(p.data.size for p in trainer.G.parameters()) > CHUNK or cfg != "mlp"
     rng = np.random.default_rng(1)
     for v in trainer.G.state_dict().values():           # weights and BatchNorm statistics
         v[...] = rng.uniform(0.5, 1.5, v.shape)

@@ -50,7 +50,8 @@ def test_d_wins_advice_names_the_runs_own_label_smoothing():
     assert "one-sided label smoothing (--label-smoothing 0.1: real targets 0.9)" in texts[0.0]
     assert "this run's real targets are 0.9; try --label-smoothing 0.2" in texts[0.1]
     assert "this run's real targets are 0.8; try --label-smoothing 0.3" in texts[0.2]
-    for s in (0.25, 0.3, 0.5):                  # at or near the cap: no larger value suggested
+    assert "this run's real targets are 0.75; try --label-smoothing 0.3" in texts[0.25]
+    for s in (0.3, 0.5):                        # at the cap or above: no larger value suggested
         assert f"which this run already has at {s:g}" in texts[s], s
         assert "try --label-smoothing" not in texts[s], s
 

@@ -24,3 +24,15 @@ def test_minimal_gan_is_short_enough_to_read_in_one_sitting():
     source = Path(minimal_gan.__file__).read_text()
     assert len(source.splitlines()) <= 70
     assert "fast=True" not in source and "argparse" not in source
+
+
+def test_minimal_gan_takes_no_flags_and_trains_nothing_when_given_some(tmp_path):
+    """--help prints what the file is (and exits 0); any other argument exits 2; neither trains
+    for 3 minutes nor writes minimal_gan.png (it once did, for --help)."""
+    import subprocess
+    import sys
+    for args, code in ((["--help"], 0), (["--steps", "5"], 2)):
+        done = subprocess.run([sys.executable, "-m", "npgan.demos.minimal_gan", *args],
+                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
+        assert done.returncode == code and "The whole GAN in one file" in done.stdout
+    assert not (tmp_path / "minimal_gan.png").exists()

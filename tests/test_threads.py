@@ -205,7 +205,9 @@ def test_blas_line_names_the_kernels_and_the_variable_that_forced_them(monkeypat
     monkeypatch.delenv("OPENBLAS_CORETYPE", raising=False)
     assert threads.blas_libraries() == ["openblas 0.3.31, SkylakeX kernels: 2 threads",
                                         "openmp: 2 threads"]
-    monkeypatch.setenv("OPENBLAS_CORETYPE", "Haswell")
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "haswell")
     info[0]["architecture"] = "Haswell"
     assert threads.blas_libraries()[0] == \
-        "openblas 0.3.31, Haswell kernels, set by OPENBLAS_CORETYPE=Haswell: 2 threads"
+        "openblas 0.3.31, Haswell kernels, set by OPENBLAS_CORETYPE=haswell: 2 threads"
+    monkeypatch.setenv("OPENBLAS_CORETYPE", "Nonsense")     # ignored by OpenBLAS: not named
+    assert threads.blas_libraries()[0] == "openblas 0.3.31, Haswell kernels: 2 threads"

@@ -86,10 +86,12 @@ def openblas():
 @pytest.mark.skipif(not openblas(), reason="which kernels a BLAS picks for which sizes is its own")
 @pytest.mark.parametrize("cfg", ["mlp", "dcgan"])
 def test_samples_do_not_depend_on_the_sampling_batch(cfg):
-    """Eval mode makes each row of G(z) independent of the others. In batches of 250 rows
-    (the default) or 1000 (the earlier default) the images are the same bit for bit with
-    OpenBLAS (it picks the same kernels for both), so the smaller batch, chosen for memory, left
-    every score as it was; a batch of 7 rows takes other kernels and agrees to rounding."""
+    """Eval mode makes each row of G(z) independent of the others, so the sampling batch only
+    changes rounding: batches of 250 rows (the default), 1000 (the earlier default) and 7 agree
+    to float32 rounding. (With some of OpenBLAS's kernels, those the README's scores were
+    measured on, 250 and 1000 rows even give the same bits, so the smaller batch, chosen for
+    memory, left every score as it was; with its Haswell kernels, forced on this project's
+    machine on 2026-12-07, they differ in the last bits.)"""
     from npgan.models import DCGANConfig
     config = SMALL if cfg == "mlp" else DCGANConfig(g_channels=(8, 4), upsample="nearest")
     trainer = GANTrainer(config, seed=0, ema=0.9)
@@ -98,5 +100,5 @@ def test_samples_do_not_depend_on_the_sampling_batch(cfg):
         trainer.train_step(real)
     z = np.random.default_rng(2).standard_normal((2000, config.latent_dim)).astype(np.float32)
     default = trainer.sample(z)
-    assert np.array_equal(default, trainer.sample(z, batch_size=1000))
-    assert np.allclose(default, trainer.sample(z, batch_size=7), rtol=1e-5, atol=1e-6)
+    for batch in (1000, 7):
+        assert np.allclose(default, trainer.sample(z, batch_size=batch), rtol=1e-5, atol=1e-6)
