@@ -330,8 +330,8 @@ class GANTrainer:
         pixels p in [0, 1] (``cfg.output == "sigmoid"``) come back as 2p - 1, so that grids,
         metrics and ``npgan.sample`` read every G's images in one range. G runs on
         ``batch_size`` rows at a time, so its activations stay small for any n (eval mode makes
-        each row independent of the others; with OpenBLAS, 250 and 1000 rows give the same
-        bits, tests/test_train.py). 250 rows keep a DCGAN's im2col matrices small: scoring 10,000
+        each row independent of the others; with OpenBLAS's SkylakeX kernels 250 and 1000 rows
+        give the same bits, with its Haswell ones they agree to rounding, tests/test_train.py). 250 rows keep a DCGAN's im2col matrices small: scoring 10,000
         samples of the ``upsample="nearest"`` DCGAN peaked at 2.75 GB with 1000, 810 MB now.
         Training mode is restored afterwards.
         """
