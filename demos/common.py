@@ -198,7 +198,8 @@ def threads_for(flag, backend, *, tuned=True):
         return tuner, (f"threads: auto ({why}): {' or '.join(map(str, tuner.candidates))} "
                        f"of the {cores} cores this process may use, whichever steps fastest, "
                        "timed before the first step and again when step times move "
-                       "(--threads N pins the count)")
+                       f"(--threads N pins the count); "
+                       f"{', '.join(blas_libraries(counts=False)) or 'no BLAS library found'}")
     set_threads(flag)
     return None, (f"threads: {flag} ({why}; {cores} cores available; "
                   f"{', '.join(blas_libraries()) or 'no BLAS library found'})")

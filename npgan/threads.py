@@ -42,9 +42,9 @@ def available_cores():
     return os.cpu_count() or 1
 
 
-def blas_libraries():
+def blas_libraries(counts=True):
     """threadpoolctl's view of the BLAS/OpenMP libraries loaded, e.g.
-    ['openblas 0.3.31, SkylakeX kernels: 2 threads'].
+    ['openblas 0.3.31, SkylakeX kernels: 2 threads'] (without ": 2 threads" when not ``counts``).
 
     The kernels (OpenBLAS's name for the instruction set its matrix products use) matter to
     every speed figure: on this project's machine on 2026-12-07, the AVX-512 kernels
@@ -62,7 +62,8 @@ def blas_libraries():
         elif kernels:
             kernels += " kernels"
         name = " ".join(filter(None, (i["internal_api"], i.get("version"))))
-        lines.append(f"{name}{', ' + kernels if kernels else ''}: {i['num_threads']} threads")
+        lines.append(f"{name}{', ' + kernels if kernels else ''}"
+                     + (f": {i['num_threads']} threads" if counts else ""))
     return lines
 
 

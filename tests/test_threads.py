@@ -211,3 +211,18 @@ def test_blas_line_names_the_kernels_and_the_variable_that_forced_them(monkeypat
         "openblas 0.3.31, Haswell kernels, set by OPENBLAS_CORETYPE=haswell: 2 threads"
     monkeypatch.setenv("OPENBLAS_CORETYPE", "Nonsense")     # ignored by OpenBLAS: not named
     assert threads.blas_libraries()[0] == "openblas 0.3.31, Haswell kernels: 2 threads"
+    assert threads.blas_libraries(counts=False) == ["openblas 0.3.31, Haswell kernels", "openmp"]
+
+
+def test_auto_threads_start_up_line_names_the_blas_kernels():
+    """--threads auto's start-up line names the BLAS and its kernels (the counts come later,
+    from the tuner); a pinned count's line names them with their threads."""
+    import numpy  # noqa: F401  (threadpoolctl lists the libraries loaded)
+    libs = threads.blas_libraries(counts=False)
+    try:
+        _, line = threads_for("auto", "numpy")
+        assert libs and all(lib in line for lib in libs)
+        _, line = threads_for(1, "numpy")
+        assert line.startswith("threads: 1") and all(lib in line for lib in libs)
+    finally:
+        set_threads(1)                      # the suite's setting (tests/conftest.py)
