@@ -1,7 +1,7 @@
 """Train a GAN on MNIST: ``python -m npgan.demos.mnist --help``.
 
 The defaults (15 epochs, batch 64, Adam 2e-4, D's real labels smoothed to 0.9) train to
-recognizable digits in 3 to 4 minutes on 2 CPU cores, using the copy of MNIST that ships
+recognizable digits in 2.5 to 4.5 minutes on 2 CPU cores, using the copy of MNIST that ships
 inside npgan.
 """
 
@@ -11,7 +11,7 @@ from npgan.data import load_mnist
 from npgan.demos.common import main
 
 DESCRIPTION = ("Train the classic fully connected GAN on MNIST with npgan's hand-written "
-               "backprop. The defaults draw recognizable digits after 3 to 4 minutes on "
+               "backprop. The defaults draw recognizable digits after 2.5 to 4.5 minutes on "
                "2 CPU cores. Writes sample grids, loss curves, history.csv and a checkpoint. "
                "With --conditional, G draws the digit it is asked for (grids: one row per "
                "digit; 30 epochs, about 9 minutes). "
