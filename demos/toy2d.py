@@ -96,7 +96,8 @@ def save_scatter(path, dataset, runs):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m npgan.demos.toy2d", description=__doc__.split("\n")[0].replace("``", ""),
+    p = argparse.ArgumentParser(prog="python -m npgan.demos.toy2d",
+                                description=__doc__.split("\n")[0].replace("``", ""),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--dataset", choices=sorted(TOY_DATASETS), default="ring", help="default ring")
     p.add_argument("--seeds", type=int, default=3, help="train this many GANs, seeds 0..N-1 (default 3)")

@@ -19,7 +19,8 @@ from npgan.run_state import load_run
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m npgan.evaluate", description=__doc__.split("\n")[0].replace("``", ""),
+    p = argparse.ArgumentParser(prog="python -m npgan.evaluate",
+                                description=__doc__.split("\n")[0].replace("``", ""),
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("checkpoint", help="a checkpoint.npz written by a demo")
     p.add_argument("-n", type=int, default=10000, help="number of samples (and real images)")

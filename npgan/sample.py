@@ -122,7 +122,8 @@ def interpolate(trainer, steps, rows, label, rng, path="slerp"):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m npgan.sample", description=__doc__.split("\n")[0].replace("``", ""),
+    p = argparse.ArgumentParser(prog="python -m npgan.sample",
+                                description=__doc__.split("\n")[0].replace("``", ""),
                                 epilog="\n".join(__doc__.split("\n")[4:]).replace("``", ""),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint", help="a checkpoint.npz written by a demo")

@@ -48,7 +48,7 @@ def blas_libraries(counts=True):
 
     The kernels (OpenBLAS's name for the instruction set its matrix products use) matter to
     every speed figure: on this project's machine on 2026-12-07, the AVX-512 kernels
-    (SkylakeX) did the default GAN's products in 3.2-4.2 ms a step against 5.2-5.9 ms for the
+    (SkylakeX) did the default GAN's products in 3.1-4.2 ms a step against 5.2-6.0 ms for the
     AVX2 ones (Haswell) that ``OPENBLAS_CORETYPE=Haswell`` forces (benchmarks/README.md,
     the floor column). When that variable chose them, the line says so.
     """
@@ -57,7 +57,8 @@ def blas_libraries(counts=True):
     lines = []
     for i in threadpool_info():
         kernels = i.get("architecture")
-        if kernels and i["internal_api"] == "openblas" and (forced or "").lower() == kernels.lower():
+        chosen_by_variable = (forced or "").lower() == (kernels or "").lower()
+        if kernels and i["internal_api"] == "openblas" and chosen_by_variable:
             kernels += f" kernels, set by OPENBLAS_CORETYPE={forced}"
         elif kernels:
             kernels += " kernels"

@@ -306,8 +306,9 @@ class GANTrainer:
         # temporary (1 - b) * now is then one chunk in cache instead of a fresh 6 MB array.
         # Measured on the default GAN, one thread: 1.13 -> 0.64 ms a step (0.64-0.70 ms with a
         # kept scratch chunk per thread instead, no faster, so there is none). The flat
-        # buffers, cut once, spare the walk over G's and G_ema's layers that state_dict() makes
-        # at every step (0.3 ms of a 10 ms step through the main command, measured by cProfile).
+        # buffers, cut once, spare the walk over G's and G_ema's layers that state_dict() made
+        # at every step (0.3 ms a step through the main command under cProfile; the average
+        # alone, in one process: 0.80-0.82 -> 0.66-0.68 ms on two threads, 2026-12-07).
         average, now, chunks, layers = self.ema_flat
 
         def update(i):
@@ -331,9 +332,10 @@ class GANTrainer:
         metrics and ``npgan.sample`` read every G's images in one range. G runs on
         ``batch_size`` rows at a time, so its activations stay small for any n (eval mode makes
         each row independent of the others; with OpenBLAS's SkylakeX kernels 250 and 1000 rows
-        give the same bits, with its Haswell ones they agree to rounding, tests/test_train.py). 250 rows keep a DCGAN's im2col matrices small: scoring 10,000
-        samples of the ``upsample="nearest"`` DCGAN peaked at 2.75 GB with 1000, 810 MB now.
-        Training mode is restored afterwards.
+        give the same bits, with its Haswell ones they agree to rounding, tests/test_train.py).
+        250 rows keep a DCGAN's im2col matrices small: scoring 10,000 samples of the
+        ``upsample="nearest"`` DCGAN peaked at 2.75 GB with 1000, 810 MB now. Training mode
+        is restored afterwards.
         """
         if self.conditional != (labels is not None):
             raise ValueError("labels are required for a conditional GAN" if self.conditional
