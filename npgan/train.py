@@ -33,9 +33,9 @@ from npgan.checkpoint import CheckpointError, check_arrays
 from npgan.latent import draw_latent
 from npgan.losses import bce_with_logits, mode_seeking as mode_seeking_loss
 from npgan.models import GANConfig, build_networks, config_from_dict
-from npgan.nn import BatchNorm1d, BatchNorm2d, Dropout, input_grad_only, pack_parameters
-from npgan.optim import CHUNK, Adam, RMSprop
-from npgan.threads import parallel_for
+from npgan.ema import FlatAverage, average_weights, decay as ema_decay
+from npgan.nn import BatchNorm1d, BatchNorm2d, Dropout, input_grad_only
+from npgan.optim import Adam, RMSprop
 
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
 
@@ -116,7 +116,9 @@ class GANTrainer:
         self.conditional = cfg.conditional
         self.opt_g = make_optimizer(optimizer, self.G.parameters(), lr, betas, fast=fast)
         self.opt_d = make_optimizer(optimizer, self.D.parameters(), lr, betas, fast=fast)
-        self.ema_flat = self.flat_ema_arrays() if ema and fast and self.xp is np else None
+        # update_ema's fast path: G_ema beside the optimizer's flat buffer of G's weights
+        self.ema_flat = (FlatAverage(self.G_ema, self.G, self.opt_g.data, self.opt_g.chunks)
+                         if ema and fast and self.xp is np else None)
         self.step = 0
         # Noise is drawn where the models live. NumPy's Generator state is saved in checkpoints,
         # so a resumed run continues the exact stream; a GPU generator's state cannot be saved,
@@ -270,56 +272,15 @@ class GANTrainer:
         with self.d_first_layer.without_input_grad():
             return self.D.backward(dlogits)
 
-    def flat_ema_arrays(self):
-        """For update_ema's fast path: G_ema's weights packed into one flat buffer, in the
-        order of G's, beside G's own flat buffer (the optimizer's), cut once into chunks;
-        and the (G_ema, G) pairs of BatchNorm layers, whose statistics are averaged too."""
-        shapes = [p.shape for p in self.G_ema.parameters()]
-        if shapes != [p.shape for p in self.G.parameters()]:
-            raise RuntimeError(f"G_ema's parameters {shapes} do not match G's")
-        average, _ = pack_parameters(self.G_ema.parameters())
-        now = self.opt_g.data
-        chunks = [slice(i, i + CHUNK) for i in range(0, now.size, CHUNK)]
-        layers = [(a, b) for a, b in zip(self.G_ema.modules(), self.G.modules()) if a.buffers]
-        return average, now, chunks, layers
-
     def update_ema(self):
-        """G_ema <- b * G_ema + (1 - b) * G, for every weight and BatchNorm statistic of G.
-
-        An exponential moving average of the generator's weights (Yazici et al. 2019, "The
-        Unusual Effectiveness of Averaging in GAN Training"): G's own weights circle around
-        a good solution as G and D chase each other; their average sits nearer its middle,
-        so its samples are cleaner, at no cost to training (G_ema is never trained). b is
-        ``ema`` once the run is long enough; after step t = 1, 2, ... it is at most
-        (1 + t) / (10 + t), as in TensorFlow's ExponentialMovingAverage, so that the random initial weights do
-        not linger in the average of a short run.
-        """
-        b = min(self.ema, (1 + self.step) / (10 + self.step))
+        """G_ema <- b * G_ema + (1 - b) * G, for every weight and BatchNorm statistic of G,
+        with b = ``ema`` once the run is long enough (npgan/ema.py says why, and why b is
+        smaller early on)."""
+        b = ema_decay(self.ema, self.step)
         if not self.fast or self.ema_flat is None:
-            for average, now in zip(self.G_ema.state_dict().values(), self.G.state_dict().values()):
-                average *= b
-                average += (1 - b) * now
-            return
-        # Fast beside: the same operations, so the same bits, on two flat buffers (G's, which
-        # its optimizer packed, and G_ema's, packed alike: flat_ema_arrays) in 128K-element
-        # chunks (cache-sized, as the optimizer's) spread over npgan.threads' threads; the
-        # temporary (1 - b) * now is then one chunk in cache instead of a fresh 6 MB array.
-        # Measured on the default GAN, one thread: 1.13 -> 0.64 ms a step (0.64-0.70 ms with a
-        # kept scratch chunk per thread instead, no faster, so there is none). The flat
-        # buffers, cut once, spare the walk over G's and G_ema's layers that state_dict() made
-        # at every step (0.3 ms a step through the main command under cProfile; the average
-        # alone, in one process: 0.80-0.82 -> 0.66-0.68 ms on two threads, 2026-12-07).
-        average, now, chunks, layers = self.ema_flat
-
-        def update(i):
-            average[i] *= b
-            average[i] += (1 - b) * now[i]
-        parallel_for(update, chunks)
-        for a, g in layers:                                     # BatchNorm's statistics
-            for name in a.buffers:
-                average_buffer = getattr(a, name)
-                average_buffer *= b
-                average_buffer += (1 - b) * getattr(g, name)
+            average_weights(self.G_ema, self.G, b)
+        else:
+            self.ema_flat.update(b)         # fast beside: the same bits (npgan/ema.py)
 
     def sample(self, z, labels=None, batch_size=250):
         """Images G(z) (or G(z, labels)) in eval mode, using BatchNorm's running statistics;
