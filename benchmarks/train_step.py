@@ -169,8 +169,23 @@ def torch_stepper(batch, device):
     return step
 
 
-class NotTimed(Exception):
-    """--only leaves PyTorch out."""
+def pytorch_contender(args, model):
+    """(make a PyTorch stepper for a batch size, its wait, a note for the first line), or
+    (None, None, why it is left out)."""
+    if args.only and "pytorch" not in args.only:
+        return None, None, "PyTorch not timed (--only)"
+    try:
+        import torch
+    except ImportError:
+        return None, None, "PyTorch not installed (pip install 'npgan[bench]'): skipped"
+    torch.set_num_threads(args.threads)
+    device = "cuda" if args.backend == "cupy" else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        return None, None, f"PyTorch {torch.__version__} has no CUDA here: skipped"
+    return (lambda b: model.torch_stepper(b, device),
+            torch.cuda.synchronize if device == "cuda" else lambda: None,
+            f"PyTorch {torch.__version__} on {device}: {torch.get_num_threads()} threads "
+            "(torch.get_num_threads)")
 
 
 def time_steps(step, steps, wait):
@@ -269,23 +284,9 @@ def main():
     if args.plain:
         contenders["plain"] = lambda b: model.npgan_stepper(b, xp, fast=False)
         waits["plain"] = wait
-    try:
-        if args.only and "pytorch" not in args.only:
-            raise NotTimed
-        import torch
-        torch.set_num_threads(args.threads)
-        device = "cuda" if args.backend == "cupy" else "cpu"
-        if device == "cpu" or torch.cuda.is_available():
-            contenders["pytorch"] = lambda b: model.torch_stepper(b, device)
-            waits["pytorch"] = torch.cuda.synchronize if device == "cuda" else lambda: None
-            torch_note = (f"PyTorch {torch.__version__} on {device}: "
-                          f"{torch.get_num_threads()} threads (torch.get_num_threads)")
-        else:
-            torch_note = f"PyTorch {torch.__version__} has no CUDA here: skipped"
-    except ImportError:
-        torch_note = "PyTorch not installed (pip install 'npgan[bench]'): skipped"
-    except NotTimed:
-        torch_note = "PyTorch not timed (--only)"
+    stepper, wait_torch, torch_note = pytorch_contender(args, model)
+    if stepper:
+        contenders["pytorch"], waits["pytorch"] = stepper, wait_torch
     if args.only:
         unknown = set(args.only) - set(contenders) - {"pytorch"}
         if unknown:
