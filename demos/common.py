@@ -15,7 +15,7 @@ from npgan.data import DataError, scale_images
 from npgan.metrics import evaluate, format_metrics, save_metrics
 from npgan.demos.config_file import SHIPPED, ConfigFileError, read_config_file
 from npgan.demos.flags import (CONDITIONAL, CONDITIONAL_EPOCHS, DCGAN_EPOCHS, DCGAN_LR, PLAIN,
-                               DCGAN_MODEL, DEFAULTS, EMA, build_parser, plural)
+                               DCGAN_MODEL, DEFAULTS, EMA, INFO_CODES, build_parser, plural)
 from npgan.models import DCGANConfig, config_from_dict, image_shape_of, shape_fields
 from npgan.run import Run, TrainingDiverged
 from npgan.run_state import load_run
@@ -270,6 +270,10 @@ def new_run_settings(args, file_model, file_settings, shape, dataset):
         model["model"] = "dcgan"
         if args.upsample:
             model["upsample"] = args.upsample
+    if args.info is not None:                       # InfoGAN's code head (demos/flags.py)
+        model["info_weight"] = args.info
+        if args.info:
+            model.setdefault("latent_components", INFO_CODES)
     dcgan = model.get("model") == "dcgan"
     if dcgan and not own_run:                       # an own run's config names its whole D
         model = {**DCGAN_MODEL, **model}
@@ -371,7 +375,8 @@ def check_resume_flags(parser, args, trainer, info, dataset):
               "latent_dim": trainer.cfg.latent_dim, "seed": trainer.settings["seed"],
               "optimizer": trainer.settings["optimizer"], "ema": trainer.settings["ema"],
               "mode_seeking": trainer.settings["mode_seeking"],
-              "label_smoothing": trainer.settings["label_smoothing"]}
+              "label_smoothing": trainer.settings["label_smoothing"],
+              "info": trainer.cfg.info_weight}
     for name, value in stored.items():
         given = getattr(args, name)
         if given is not None and given != value:

@@ -27,6 +27,9 @@ CONDITIONAL = {"mnist": {"mode_seeking": 1.0, "ema": 0.99}}
 # 5.26 / 5.15 / 5.57; for the conditional GAN, the DCGAN and Fashion-MNIST it was mixed or
 # no better)
 PLAIN = {"mnist": {"label_smoothing": 0.1}}
+# InfoGAN's code head (--info W): with W > 0 and no latent_components of a --config file's,
+# z starts with a one-hot code of one of INFO_CODES components, one per digit or garment
+INFO_CODES = 10
 # and its epochs: twice the plain GAN's 15, about 9 minutes on 2 cores (README "Results":
 # Frechet 6.76 / 8.21 / 7.25 after 30 against 8.90 / 9.59 / 6.74 after 15, seeds 0 / 1 / 2)
 CONDITIONAL_EPOCHS = {"mnist": 30}
@@ -128,6 +131,13 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
                            "--conditional, else 0; a --config file's value replaces the default "
                            "and this flag replaces both; a resumed run keeps its own)"
                            if "label_smoothing" in plain else "0; a resumed run keeps its own)"))
+    p.add_argument("--info", type=number(float, strict=False), default=None, metavar="W",
+                   help="InfoGAN (Chen et al. 2016) for a GAN without --conditional: z starts "
+                        f"with a one-hot code of one of {INFO_CODES} components (npgan/latent.py), "
+                        "D also guesses which code drew each fake, and D and G both add W times "
+                        "that guess's cross-entropy, so G learns to make the codes draw "
+                        "different kinds of image, found without labels (0: off; default 0; a "
+                        "resumed run keeps its own)")
     cgan_epochs = (f", {CONDITIONAL_EPOCHS[dataset]} for the fully connected --conditional"
                    if dataset in CONDITIONAL_EPOCHS else "")
     epochs = (f"default {default_epochs}{cgan_epochs}, or {DCGAN_EPOCHS} with --model dcgan"

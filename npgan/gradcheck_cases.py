@@ -140,7 +140,9 @@ def gan_losses(cfg, rng, *, n=6, directions=None, h=1e-5):
     """The two losses of a GAN step: returns errors of D's parameters for
     L_D = BCE(D(real), 1) + BCE(D(fake), 0) (two backwards adding up), and of G's for
     L_G = BCE(D(G(z)), 1) through D. Every entry by finite differences, or, with
-    ``directions``, that many random unit directions per parameter (for real sizes).
+    ``directions``, that many random unit directions per parameter (for real sizes). With
+    InfoGAN's code head (``cfg.info_weight`` w), D's verdict is its first output, and
+    w * L_I, the cross-entropy of its other outputs against z's code, joins both fake terms.
 
     The DCGAN cases take h = 1e-6, not 1e-5: a DCGAN has thousands of ReLU inputs, and a step that
     carries one across its kink at 0 measures the jump, not the derivative (seen with
@@ -150,17 +152,30 @@ def gan_losses(cfg, rng, *, n=6, directions=None, h=1e-5):
     real = rng.uniform(-1, 1, (n, cfg.image_dim))
     z = draw_latent(cfg, rng, n)
     labels = (rng.integers(0, cfg.num_classes, n),) if cfg.conditional else ()
+    codes = z[:, :cfg.latent_components].argmax(axis=1) if cfg.info_weight else None
+
+    def loss_and_grad(out, target, fake):       # BCE on the verdict (+ w L_I on a fake)
+        loss, dverdict = bce_with_logits(out[:, :1], target)
+        if not cfg.info_weight:
+            return loss, dverdict
+        dout = np.zeros_like(out)
+        dout[:, :1] = dverdict
+        if fake:
+            info, dq = softmax_cross_entropy(out[:, 1:], codes)
+            loss, dout[:, 1:] = loss + cfg.info_weight * info, cfg.info_weight * dq
+        return loss, dout
 
     def d_loss():
         fake = G(z, *labels)
-        return bce_with_logits(D(real, *labels), 1.0)[0] + bce_with_logits(D(fake, *labels), 0.0)[0]
+        return (loss_and_grad(D(real, *labels), 1.0, False)[0]
+                + loss_and_grad(D(fake, *labels), 0.0, True)[0])
 
     def g_loss():
-        return bce_with_logits(D(G(z, *labels), *labels), 1.0)[0]
+        return loss_and_grad(D(G(z, *labels), *labels), 1.0, True)[0]
 
     D.zero_grad()
-    D.backward(bce_with_logits(D(real, *labels), 1.0)[1])
-    D.backward(bce_with_logits(D(G(z, *labels), *labels), 0.0)[1])
+    D.backward(loss_and_grad(D(real, *labels), 1.0, False)[1])
+    D.backward(loss_and_grad(D(G(z, *labels), *labels), 0.0, True)[1])
 
     def error(loss, p):                             # p.grad holds backward's dL/dp
         if directions is None:
@@ -169,7 +184,7 @@ def gan_losses(cfg, rng, *, n=6, directions=None, h=1e-5):
 
     errors = {f"D.{k}": error(d_loss, p) for k, p in D.named_parameters()}
     G.zero_grad()
-    G.backward(D.backward(bce_with_logits(D(G(z, *labels), *labels), 1.0)[1]))
+    G.backward(D.backward(loss_and_grad(D(G(z, *labels), *labels), 1.0, True)[1]))
     errors.update({f"G.{k}": error(g_loss, p) for k, p in G.named_parameters()})
     return errors
 
@@ -188,6 +203,12 @@ def model_cases():
         ("cGAN with a projection discriminator: D loss and G loss through D",
          lambda r: gan_losses(GANConfig(**SMALL, num_classes=3, embed_dim=2,
                                         d_label="projection"), r)),
+        ("InfoGAN (a code head on D, L_I in both losses): D loss and G loss through D",
+         lambda r: gan_losses(GANConfig(**{**SMALL, "latent_dim": 5}, latent_components=3,
+                                        info_weight=0.7), r)),
+        ("DCGAN with InfoGAN's code head, small channels",
+         lambda r: gan_losses(DCGANConfig(**TINY_DCGAN, latent_components=2, info_weight=0.7,
+                                          d_hidden=(3,)), r, n=3, h=1e-6)),
         ("GAN with ReLU, BatchNorm in every block and a Sigmoid G; BatchNorm in D",
          lambda r: gan_losses(GANConfig(**SMALL, g_activation="relu", g_batchnorm="all",
                                         output="sigmoid", d_batchnorm="all"), r, h=1e-6)),

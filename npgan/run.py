@@ -39,7 +39,7 @@ from npgan.checkpoint import atomic_write, save_checkpoint
 from npgan.data import batches
 from npgan.health import (DIVERGED_ADVICE, FEW_CLASSES, FIGURES, HEALTH_KEYS, JUDGE_AFTER,
                           LOW_DIVERSITY, HealthMonitor, HealthProbe, log_line)
-from npgan.latent import draw_latent
+from npgan.latent import code_grid, draw_latent
 from npgan.models import image_shape_of
 from npgan.plots import save_health_curves, save_image_grid, save_loss_curves
 from npgan.run_state import health_arrays
@@ -58,12 +58,16 @@ class TrainingDiverged(RuntimeError):
 def fixed_noise(trainer, n=N_FIXED):
     """The noise every sample grid of a run is drawn from, so grids are comparable.
 
-    Returns ``(z, labels)``. A plain GAN gets n noise vectors and labels None. A
+    Returns ``(z, labels)``. A plain GAN gets n noise vectors and labels None; one with
+    InfoGAN's K codes a code grid of K x K (row k draws code k, ``npgan.latent.code_grid``). A
     conditional one gets a class grid: row k asks for class k, and column j uses the same
     noise in every row, so a column shows one "style" drawn as every class. Drawn on the host
     (``trainer.sample`` copies it to the device), so grids are comparable across backends.
     """
     rng = np.random.default_rng([trainer.settings["seed"], 2])
+    if trainer.info:                                    # InfoGAN: row k draws code k
+        k = trainer.cfg.latent_components
+        return code_grid(trainer.cfg, rng, k).astype(trainer.dtype), None
     if not trainer.conditional:
         return draw_latent(trainer.cfg, rng, n).astype(trainer.dtype), None
     k = trainer.cfg.num_classes
@@ -190,10 +194,15 @@ class Run:
             self.log(news)
 
     def save_samples(self, name, title):
-        """A grid of G's images for the run's fixed noise (one row per class if conditional)."""
+        """A grid of G's images for the run's fixed noise (one row per class if conditional,
+        per code with InfoGAN's codes)."""
         images = to_host(self.trainer.sample(self.z_fixed, self.labels_fixed))   # for matplotlib
         shape = image_shape_of(self.trainer.cfg)                # (C, H, W) of the flat rows
-        if self.labels_fixed is None:
+        if self.trainer.info:
+            k = self.trainer.cfg.latent_components
+            save_image_grid(images, self.path(name), nrow=k, title=title, shape=shape,
+                            row_labels=[f"code {c}" for c in range(k)])
+        elif self.labels_fixed is None:
             save_image_grid(images, self.path(name), title=title, shape=shape)
         else:
             k = self.trainer.cfg.num_classes

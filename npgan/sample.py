@@ -7,6 +7,8 @@ Needs only the checkpoint, not the training data.
                          or (n, H, W, 3) colour, RGB last
     --label K            (conditional checkpoints) draw class K only
     (no --label)         a conditional checkpoint draws the class grid: one row per class
+    --code K             (InfoGAN checkpoints, --info) draw code K only; without it, the
+                         code grid: one row per code
     --interpolate        rows of images along a path between two noise vectors:
       --path slerp       a great circle (the default): |z| stays near sqrt(latent_dim), as in
                          training (the docstring of ``slerp`` says why that matters)
@@ -25,7 +27,7 @@ import numpy as np
 from npgan.backend import BACKENDS, BackendError, to_host
 from npgan.checkpoint import CheckpointError, atomic_write
 from npgan.data import FASHION_MNIST_CLASSES, MNIST_CLASSES
-from npgan.latent import draw_latent
+from npgan.latent import code_grid, draw_latent
 from npgan.models import image_shape_of
 from npgan.plots import as_pictures, save_image_grid
 from npgan.run_state import load_run
@@ -50,9 +52,17 @@ def noise(trainer, n, rng):
     return draw_latent(trainer.cfg, rng, n)
 
 
-def draw(trainer, n, label, rng):
-    """Return (images, rows) for a plain draw: n samples, of class ``label`` if given; for a
-    conditional checkpoint without a label, a class grid of ceil(n / classes) columns."""
+def draw(trainer, n, label, rng, code=None):
+    """Return (images, rows) for a plain draw: n samples, of class ``label`` (or InfoGAN's
+    ``code``) if given; for a conditional checkpoint without a label, a class grid of
+    ceil(n / classes) columns, and for an InfoGAN one without a code, a code grid."""
+    if trainer.info:
+        K = trainer.cfg.latent_components
+        if code is None:
+            return generate(trainer, code_grid(trainer.cfg, rng, -(-n // K))), K
+        z = noise(trainer, n, rng)
+        z[:, :K] = np.arange(K) == code                     # every row: component ``code``
+        return generate(trainer, z), None
     if not trainer.conditional:
         return generate(trainer, noise(trainer, n, rng)), None
     if label is not None:
@@ -130,13 +140,16 @@ def main(argv=None):
     p.add_argument("-n", type=int, default=None,
                    help="number of samples (default 64; at most 10,000 in a .png, 1,000,000 "
                         "in a .npy). A conditional checkpoint without --label draws a class grid "
-                        "of -n rounded up to whole columns (default 10 per class). With "
+                        "of -n rounded up to whole columns (default 10 per class), and an "
+                        "InfoGAN one without --code a code grid. With "
                         "--interpolate: rows of a plain GAN (default 8); a conditional one draws "
                         "a row per class")
     p.add_argument("-o", "--output", default="samples.png",
                    help="output file: .png for a grid, .npy for the raw array in [0, 1], "
                         "(n, H, W) grey or (n, H, W, 3) colour (default samples.png)")
     p.add_argument("--label", type=int, default=None, help="class to draw (conditional only)")
+    p.add_argument("--code", type=int, default=None,
+                   help="InfoGAN's code to draw (a checkpoint trained with --info only)")
     p.add_argument("--interpolate", action="store_true",
                    help="walk in latent space between two noise vectors")
     p.add_argument("--path", choices=tuple(PATHS), default=None,
@@ -182,8 +195,16 @@ def main(argv=None):
             p.error(f"--label must be a class from 0 to {trainer.cfg.num_classes - 1}, "
                     f"got {args.label}")
 
-    k = trainer.cfg.num_classes if trainer.conditional and args.label is None else 1
-    default = 10 * trainer.cfg.num_classes if trainer.conditional else 64
+    codes = trainer.cfg.latent_components if trainer.info else 0     # InfoGAN's code grid
+    if args.code is not None:
+        if not codes:
+            p.error(f"--code: {args.checkpoint} was not trained with InfoGAN's codes (--info), "
+                    "so its noise has no code to choose")
+        if not 0 <= args.code < codes:
+            p.error(f"--code must be a code from 0 to {codes - 1}, got {args.code}")
+    grid = trainer.cfg.num_classes if trainer.conditional else codes  # rows of a grid
+    k = grid if grid and args.label is None and args.code is None else 1
+    default = 10 * grid if grid else 64
     total = ((k if trainer.conditional else args.n or 8) * args.steps if args.interpolate
              else k * -(-(args.n or default) // k))
     if total > MAX_IMAGES[ext]:
@@ -195,12 +216,15 @@ def main(argv=None):
         images, rows = interpolate(trainer, args.steps, args.n or 8, args.label, rng,
                                    args.path or "slerp")
     else:
-        images, rows = draw(trainer, args.n or default, args.label, rng)
+        images, rows = draw(trainer, args.n or default, args.label, rng, args.code)
     names = CLASS_NAMES.get(info.get("dataset"), None)
     row_labels = None
     if trainer.conditional and rows and names:
         row_labels = [names[args.label]] if args.label is not None and rows == 1 else list(names)
-    what = f"class {args.label}" if args.label is not None else f"step {trainer.step}"
+    if codes and rows:
+        row_labels = [f"code {c}" for c in range(rows)]
+    what = (f"class {args.label}" if args.label is not None else
+            f"code {args.code}" if args.code is not None else f"step {trainer.step}")
     try:
         if ext == ".npy":
             atomic_write(args.output, lambda f: np.save(f, images.astype(np.float32)))

@@ -24,6 +24,21 @@ L_D = BCE(D(real), 1 - s) + BCE(D(fake), 0). A D that may not push its real logi
 infinity stays less sure of itself, and its gradient to G stays informative. Fakes keep
 target 0 (smoothing them too would reward D for letting G's current fakes through), and G's
 loss is unchanged.
+
+With ``cfg.info_weight`` l > 0 (InfoGAN, Chen et al. 2016, "InfoGAN: Interpretable
+Representation Learning by Information Maximizing Generative Adversarial Nets"), z's first K
+entries are the one-hot code c of its mixture component (npgan/latent.py), and D has K more
+outputs: Q's logits for c, computed from D's last features (``d_outputs`` in
+npgan/models/config.py). D's verdict stays its first column. Both steps add l * L_I, where
+L_I = CE(Q(G(z)), c) is the cross-entropy of Q's guess of the code that drew each fake:
+
+    D step:  L_D + l * L_I        Q (and the body it shares with D) learns to read c off G(z)
+    G step:  L_G + l * L_I        G learns to draw fakes whose c can be read
+
+So G is rewarded for making the K codes draw K kinds of image that can be told apart; on
+MNIST they come to stand for the digits, found without labels. (H(c) - L_I is the paper's
+lower bound on the mutual information I(c; G(z)); H(c) = log K is a constant.) Real images
+have no code: Q's outputs get no gradient from them.
 """
 
 import numpy as np
@@ -31,7 +46,7 @@ import numpy as np
 from npgan.backend import get_array_module, load_backend, to_device, to_host
 from npgan.checkpoint import CheckpointError, check_arrays
 from npgan.latent import draw_latent
-from npgan.losses import bce_with_logits, mode_seeking as mode_seeking_loss
+from npgan.losses import bce_with_logits, mode_seeking as mode_seeking_loss, softmax_cross_entropy
 from npgan.models import GANConfig, build_networks, config_from_dict
 from npgan.ema import FlatAverage, average_weights, decay as ema_decay
 from npgan.nn import BatchNorm1d, BatchNorm2d, Dropout, input_grad_only
@@ -102,6 +117,7 @@ class GANTrainer:
                          "ema": ema, "mode_seeking": mode_seeking,
                          "label_smoothing": label_smoothing}
         self.mode_seeking = mode_seeking
+        self.info = cfg.info_weight                     # InfoGAN's l (module docstring; 0: off)
         self.real_target = 1.0 - label_smoothing        # D's target for real images
         init_rng = np.random.default_rng([seed, 0])
         # Built on the host from one seeded Generator, so every backend starts from the same
@@ -169,7 +185,8 @@ class GANTrainer:
         The batch may be on the host or already on the trainer's backend; a host batch is
         copied to the device here, in one piece. Returns ``{"d_loss", "g_loss", "d_real",
         "d_fake"}`` as floats, where d_real and d_fake are the mean probabilities D(x) and
-        D(G(z)) seen in the D step. Runs ``fast_step`` when the trainer is ``fast`` (the
+        D(G(z)) seen in the D step; with InfoGAN's code head also "info_loss", L_I of the G
+        step. Runs ``fast_step`` when the trainer is ``fast`` (the
         default), else ``plain_step``; the two compute the same numbers.
         """
         if self.conditional != (labels is not None):
@@ -180,40 +197,64 @@ class GANTrainer:
         z = self.noise(real.shape[0])
         fake_labels = self.random_labels(real.shape[0]) if self.conditional else None
         step = self.fast_step if self.fast else self.plain_step
-        loss_d, loss_g, logits_real, logits_fake = step(real, labels, z, fake_labels)
+        loss_d, loss_g, logits_real, logits_fake, info = step(real, labels, z, fake_labels)
         self.step += 1
         if self.ema:
             self.update_ema()
-        return {"d_loss": loss_d, "g_loss": loss_g,
-                "d_real": mean_sigmoid(logits_real), "d_fake": mean_sigmoid(logits_fake)}
+        stats = {"d_loss": loss_d, "g_loss": loss_g,
+                 "d_real": mean_sigmoid(logits_real), "d_fake": mean_sigmoid(logits_fake)}
+        return stats if not self.info else {**stats, "info_loss": info}
 
     def plain_step(self, real, labels, z, fake_labels):
         """The textbook step, as the module docstring writes it. Returns the D loss, the G
-        loss, and D's logits for the real and the fake batch in the D step."""
+        loss, D's verdicts (logits) on the real and the fake batch in the D step, and L_I of
+        the G step (0 without InfoGAN's code head)."""
         G, D = self.G, self.D
         fake = forward(G, z, fake_labels)                       # (B, image_dim)
+        codes = self.codes(z)                                   # (B,) c, or None
 
         # D step: L_D = BCE(D(real), 1 - s) + BCE(D(fake), 0), s the label smoothing (0: off);
         # the two backwards add up in .grad
         self.opt_d.zero_grad()
-        logits_real = forward(D, real, labels)                  # (B, 1)
-        loss_real, dlogits_real = bce_with_logits(logits_real, self.real_target)
+        logits_real = forward(D, real, labels)                  # (B, 1), (B, 1 + K) with Q
+        loss_real, _, dlogits_real = self.d_losses(logits_real, self.real_target)
         D.backward(dlogits_real)
         logits_fake = forward(D, fake, fake_labels)
-        loss_fake, dlogits_fake = bce_with_logits(logits_fake, 0.0)
+        loss_fake, _, dlogits_fake = self.d_losses(logits_fake, 0.0, codes)    # (+ l L_I)
         D.backward(dlogits_fake)
         self.opt_d.step()
 
         # G step: L_G = BCE(D(G(z)), 1), through the updated D, into G
         self.opt_g.zero_grad()
         logits = forward(D, fake, fake_labels)
-        loss_g, dlogits = bce_with_logits(logits, 1.0)          # non-saturating: fool D
+        loss_g, info, dlogits = self.d_losses(logits, 1.0, codes)   # non-saturating (+ l L_I)
         dfake = D.backward(dlogits)     # also adds into D's grads; D's next zero_grad clears them
         if self.mode_seeking:                                   # + w * L_ms(fake, z)
             dfake = dfake + self.mode_seeking * mode_seeking_loss(fake, z)[1]
         G.backward(dfake)
         self.opt_g.step()
-        return loss_real + loss_fake, loss_g, logits_real, logits_fake
+        return loss_real + loss_fake, loss_g, logits_real[:, :1], logits_fake[:, :1], info
+
+    def codes(self, z):
+        """InfoGAN's codes c: (B,), which component drew each row of z (the 1 in its first K
+        entries); None without the code head."""
+        return z[:, :self.cfg.latent_components].argmax(axis=1) if self.info else None
+
+    def d_losses(self, out, target, codes=None):
+        """The losses on D's output ``out``: BCE(out[:, :1], target) on its verdict and, with
+        InfoGAN's code head and ``codes`` given (a fake batch), L_I = CE(out[:, 1:], codes) on
+        Q's logits. Returns (the BCE, L_I (0 if not computed), dL/dout), where the loss whose
+        gradient dL/dout is is BCE + info_weight * L_I."""
+        loss, dverdict = bce_with_logits(out[:, :1], target)    # (B, 1)
+        if not self.info:
+            return loss, 0.0, dverdict
+        dout = self.xp.zeros_like(out)                          # Q gets nothing from real images
+        dout[:, :1] = dverdict
+        info = 0.0
+        if codes is not None:
+            info, dq = softmax_cross_entropy(out[:, 1:], codes)     # (B, K)
+            dout[:, 1:] = self.info * dq
+        return loss, info, dout
 
     def fast_step(self, real, labels, z, fake_labels):
         """Fast path: ``plain_step``'s numbers with three kinds of work skipped. Each was
@@ -232,34 +273,35 @@ class GANTrainer:
         """
         xp, G, D, b = self.xp, self.G, self.D, real.shape[0]
         fake = forward(G, z, fake_labels)                       # (B, image_dim)
+        codes = self.codes(z)
 
         self.opt_d.zero_grad()
         if self.joint_d_batch:                                  # one pass over [real; fake]
             both = None if labels is None else xp.concatenate([labels, fake_labels])
             logits = forward(D, xp.concatenate([real, fake]), both)     # (2B, 1)
             logits_real, logits_fake = logits[:b], logits[b:]
-            loss_real, dlogits_real = bce_with_logits(logits_real, self.real_target)
-            loss_fake, dlogits_fake = bce_with_logits(logits_fake, 0.0)
+            loss_real, _, dlogits_real = self.d_losses(logits_real, self.real_target)
+            loss_fake, _, dlogits_fake = self.d_losses(logits_fake, 0.0, codes)
             self.d_backward(xp.concatenate([dlogits_real, dlogits_fake]))   # = the two summed
         else:
             logits_real = forward(D, real, labels)
-            loss_real, dlogits_real = bce_with_logits(logits_real, self.real_target)
+            loss_real, _, dlogits_real = self.d_losses(logits_real, self.real_target)
             self.d_backward(dlogits_real)
             logits_fake = forward(D, fake, fake_labels)
-            loss_fake, dlogits_fake = bce_with_logits(logits_fake, 0.0)
+            loss_fake, _, dlogits_fake = self.d_losses(logits_fake, 0.0, codes)
             self.d_backward(dlogits_fake)
         self.opt_d.step()
 
         self.opt_g.zero_grad()
         logits = forward(D, fake, fake_labels)                  # the updated D
-        loss_g, dlogits = bce_with_logits(logits, 1.0)
+        loss_g, info, dlogits = self.d_losses(logits, 1.0, codes)
         with input_grad_only(D):                                # D's weight grads: not computed
             dfake = D.backward(dlogits)
         if self.mode_seeking:
             dfake = dfake + self.mode_seeking * mode_seeking_loss(fake, z)[1]
         G.backward(dfake)
         self.opt_g.step()
-        return loss_real + loss_fake, loss_g, logits_real, logits_fake
+        return loss_real + loss_fake, loss_g, logits_real[:, :1], logits_fake[:, :1], info
 
     def d_backward(self, dlogits):
         """D's backward in the fast D step, where D's input is data: dL/d(images) is never

@@ -30,6 +30,7 @@ class GANConfig:
     latent_dim: int = 100                # the width of z, G's input
     latent_components: int = 0           # 0: z ~ N(0, I); K: a mixture of K (npgan/latent.py)
     latent_std: float = 1.0              # the std of z's Gaussian entries
+    info_weight: float = 0.0             # > 0: InfoGAN, D also guesses z's component (train.py)
     g_hidden: tuple = (128, 256, 512, 1024)
     d_hidden: tuple = (512, 256)
     image_dim: int = 784
@@ -73,7 +74,7 @@ class GANConfig:
         """The number of weights in the Linears: what a checkpoint of this config must hold
         at least (checked before anything is allocated)."""
         g = (self.latent_dim, *self.g_hidden, self.image_dim)
-        d = (self.image_dim, *self.d_hidden, 1)
+        d = (self.image_dim, *self.d_hidden, d_outputs(self))
         return sum(int(a) * int(b) for w in (g, d) for a, b in zip(w, w[1:]))
 
     def to_dict(self):
@@ -128,12 +129,27 @@ def check_kinds(cfg):
                          f"components, then latent_dim - K Gaussian entries), got {K}")
     if not cfg.latent_std > 0:
         raise ValueError(f"{name}: latent_std must be > 0, got {cfg.latent_std}")
+    if not cfg.info_weight >= 0:
+        raise ValueError(f"{name}: info_weight must be >= 0 (0: off), got {cfg.info_weight}")
+    if cfg.info_weight and K < 2:
+        raise ValueError(f"{name}: info_weight > 0 makes D guess which of the latent_components "
+                         f"drew z, so it needs latent_components >= 2, got {K}")
+    if cfg.info_weight and cfg.num_classes:
+        raise ValueError(f"{name}: info_weight is for a plain GAN (num_classes 0): a "
+                         "conditional GAN is told its labels already")
     if not cfg.bn_eps > 0:
         raise ValueError(f"{name}: bn_eps must be > 0, got {cfg.bn_eps}")
     if not 0 <= cfg.bn_momentum <= 1:
         raise ValueError(f"{name}: bn_momentum must be in [0, 1], got {cfg.bn_momentum}")
     if not 0 <= cfg.d_dropout < 1:
         raise ValueError(f"{name}: d_dropout must be in [0, 1), got {cfg.d_dropout}")
+
+
+def d_outputs(cfg):
+    """The width of D's last layer: 1, its verdict (a logit, real if > 0); with InfoGAN's
+    code head (``info_weight`` > 0), 1 + latent_components: the verdict, then Q's logits for
+    the component of z that drew the image (npgan/train.py)."""
+    return 1 + (cfg.latent_components if cfg.info_weight else 0)
 
 
 def check_image_shape(cfg):

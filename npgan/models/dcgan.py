@@ -30,6 +30,7 @@ demos' DCGAN_MODEL of demos/flags.py, g_hidden = d_hidden = (256,)):
         Flatten                                      (N, 3136)
         Linear(64*7*7 -> 256), LeakyReLU(0.2)        (N, 256)      d_hidden
         Linear(256 -> 1)                             (N, 1)        one logit
+                                                     (N, 1 + K)    with InfoGAN's code head
 
 Without the two hidden layers (g_hidden = d_hidden = (), DCGANConfig's defaults) these are
 the DCGAN paper's networks at this size. With them they have the layout of InfoGAN's MNIST
@@ -105,7 +106,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from npgan.models.config import (check_image_shape, check_kinds, config_from_fields,
-                                 config_to_dict, image_shape_of)
+                                 config_to_dict, d_outputs, image_shape_of)
 from npgan.models.mlp import hidden_blocks
 from npgan.nn import (BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Flatten,
                       LeakyReLU, Linear, ReLU, Sequential, Tanh, Unflatten, Upsample)
@@ -121,6 +122,7 @@ class DCGANConfig:
     latent_dim: int = 100
     latent_components: int = 0           # 0: z ~ N(0, I); K: a mixture of K (npgan/latent.py)
     latent_std: float = 1.0              # the std of z's Gaussian entries
+    info_weight: float = 0.0             # > 0: InfoGAN, D also guesses z's component (train.py)
     g_channels: tuple = (64, 32)         # G's channels at 7 x 7 and at 14 x 14 (H/4, H/2)
     d_channels: tuple = (32, 64)         # D's channels at 14 x 14 and at 7 x 7
     g_hidden: tuple = ()                 # widths of hidden Linear + BatchNorm + ReLU layers
@@ -176,10 +178,11 @@ class DCGANConfig:
 
     def linear_widths(self):
         """The widths of G's Linears, from z to its c1 x H/4 x W/4 grid (100, 256, 3136 for
-        the demos'), and of D's, from its c2 x H/4 x W/4 features to the logit (3136, 256, 1)."""
+        the demos'), and of D's, from its c2 x H/4 x W/4 features to the logit (3136, 256, 1;
+        1 + K with InfoGAN's code head, ``d_outputs``)."""
         (g1, _), (_, d2), (_, h, w) = self.g_channels, self.d_channels, image_shape_of(self)
         s = (h // 4) * (w // 4)                                     # pixels at the smallest size
-        return (self.latent_dim, *self.g_hidden, g1 * s), (d2 * s, *self.d_hidden, 1)
+        return (self.latent_dim, *self.g_hidden, g1 * s), (d2 * s, *self.d_hidden, d_outputs(self))
 
     def weight_count(self):
         """The number of weights in the convolutions and Linears: what a checkpoint of this
@@ -233,4 +236,4 @@ def build_dcgan_discriminator(cfg, *, rng, dtype=np.float32, in_channels=None):
         LeakyReLU(cfg.slope), *drop,
         Conv2d(c1, c2, 4, stride=2, padding=1, bias=not bn, rng=rng, dtype=dtype),  # (N, c2, H/4, W/4)
         *bn, LeakyReLU(cfg.slope), *([Dropout(cfg.d_dropout, rng=rng)] if drop else []),
-        Flatten(), *head, Linear(widths[-2], 1, rng=rng, dtype=dtype))        # (N, 1)
+        Flatten(), *head, Linear(widths[-2], widths[-1], rng=rng, dtype=dtype))  # (N, 1)

@@ -26,6 +26,7 @@ networks of the well-known tutorials (``demos/configs/``).
 
 import numpy as np
 
+from npgan.models.config import d_outputs
 from npgan.nn import BatchNorm1d, Dropout, LeakyReLU, Linear, ReLU, Sequential, Sigmoid, Tanh
 
 
@@ -67,9 +68,10 @@ def build_generator(cfg, *, rng, dtype=np.float32, in_dim=None):
 
 
 def build_discriminator(cfg, *, rng, dtype=np.float32, in_dim=None):
-    """D: (N, image_dim) images -> (N, 1) logits (real if > 0)."""
+    """D: (N, image_dim) images -> (N, 1) logits (real if > 0); with InfoGAN's code head
+    (``cfg.info_weight``), (N, 1 + K): the logit, then Q's K logits for z's component."""
     sizes = (in_dim or cfg.image_dim,) + cfg.d_hidden
     layers = hidden_blocks(sizes, cfg, act=cfg.d_activation, batchnorm=cfg.d_batchnorm,
                            dropout=cfg.d_dropout, rng=rng, dtype=dtype)
-    layers.append(Linear(sizes[-1], 1, rng=rng, dtype=dtype))
+    layers.append(Linear(sizes[-1], d_outputs(cfg), rng=rng, dtype=dtype))   # 1, or 1 + K
     return Sequential(*layers)
