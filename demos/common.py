@@ -15,7 +15,8 @@ from npgan.data import DataError, scale_images
 from npgan.metrics import evaluate, format_metrics, save_metrics
 from npgan.demos.config_file import SHIPPED, ConfigFileError, read_config_file
 from npgan.demos.flags import (CONDITIONAL, CONDITIONAL_EPOCHS, DCGAN_EPOCHS, DCGAN_LR, PLAIN,
-                               DCGAN_MODEL, DEFAULTS, EMA, INFO_CODES, build_parser, plural)
+                               DCGAN_MODEL, DEFAULTS, EMA, INFO_CODES, PLAIN_EPOCHS, PLAIN_MODEL,
+                               build_parser, plural)
 from npgan.models import DCGANConfig, config_from_dict, image_shape_of, shape_fields
 from npgan.run import Run, TrainingDiverged
 from npgan.run_state import load_run
@@ -119,6 +120,8 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         default_epochs = DCGAN_EPOCHS
     elif trainer.conditional and not dcgan:
         default_epochs = CONDITIONAL_EPOCHS.get(dataset, default_epochs)
+    elif not dcgan and not file_model:              # the fully connected GAN's own network
+        default_epochs = PLAIN_EPOCHS.get(dataset, default_epochs)
     info["epochs"] = args.epochs or info.get("epochs") or default_epochs
     tuner, threads_note = threads_for(args.threads, info["backend"])
     memory_note = keep_freed_memory()                   # npgan/memory.py: reuse freed arrays
@@ -270,14 +273,16 @@ def new_run_settings(args, file_model, file_settings, shape, dataset):
         model["model"] = "dcgan"
         if args.upsample:
             model["upsample"] = args.upsample
-    if args.info is not None:                       # InfoGAN's code head (demos/flags.py)
-        model["info_weight"] = args.info
-        if args.info:
-            model.setdefault("latent_components", INFO_CODES)
     dcgan = model.get("model") == "dcgan"
     if dcgan and not own_run:                       # an own run's config names its whole D
         model = {**DCGAN_MODEL, **model}
     mlp, conditional = model.get("model", "mlp") == "mlp", bool(model.get("num_classes"))
+    if args.info is not None:                       # InfoGAN's code head (demos/flags.py)
+        model["info_weight"] = args.info
+        if args.info:
+            model.setdefault("latent_components", INFO_CODES)
+    elif mlp and not conditional and not file_model:    # the demo's own network
+        model.update(PLAIN_MODEL.get(dataset, {}))
     if mlp and conditional:
         model.setdefault("d_label", "projection")   # README "Results": 99.9% against 90% labels
     # the fully connected GAN's own defaults per dataset (README "Results")

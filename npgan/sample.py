@@ -9,7 +9,8 @@ Needs only the checkpoint, not the training data.
     (no --label)         a conditional checkpoint draws the class grid: one row per class
     --code K             (InfoGAN checkpoints, --info) draw code K only; without it, the
                          code grid: one row per code
-    --interpolate        rows of images along a path between two noise vectors:
+    --interpolate        rows of images along a path between two noise vectors (for InfoGAN's
+                         codes, each row keeps one code, or --code's, and walks the rest):
       --path slerp       a great circle (the default): |z| stays near sqrt(latent_dim), as in
                          training (the docstring of ``slerp`` says why that matters)
       --path linear      the straight line, whose middle has |z| near 0.71 sqrt(latent_dim)
@@ -114,13 +115,28 @@ def slerp(z0, z1, t):
 PATHS = {"slerp": slerp, "linear": lerp}
 
 
-def interpolate(trainer, steps, rows, label, rng, path="slerp"):
+def within_component(walk, a, b, t, K, code=None):
+    """A walk for z of a mixture (npgan/latent.py): the one-hot code of a's component (or
+    ``code``'s) stays, and only the Gaussian part walks from a's to b's: the prior has no
+    path between two components, and G never saw a z between them. (m, latent_dim)."""
+    one_hot = (np.arange(K) == (a[:K].argmax() if code is None else code)).astype(a.dtype)
+    return np.concatenate([np.tile(one_hot, (len(t), 1)), walk(a[K:], b[K:], t)], axis=1)
+
+
+def interpolate(trainer, steps, rows, label, rng, path="slerp", code=None):
     """Rows of ``steps`` images along ``PATHS[path]`` from z0 to z1, t from 0 to 1.
 
-    A plain GAN: ``rows`` rows, each with its own pair (z0, z1). A conditional GAN: one row
-    per class (or only ``label``'s), all walking between the same z0 and z1.
+    A plain GAN: ``rows`` rows, each with its own pair (z0, z1); when z comes from a mixture
+    (InfoGAN's codes), each row keeps one component, a random one or ``code``, and walks its
+    Gaussian part. A conditional GAN: one row per class (or only ``label``'s), all walking
+    between the same z0 and z1.
     """
     walk, t = PATHS[path], np.linspace(0, 1, steps)
+    K = trainer.cfg.latent_components
+    if K:                                                   # a mixture (InfoGAN's codes)
+        z = np.concatenate([within_component(walk, *noise(trainer, 2, rng), t, K, code)
+                            for _ in range(rows)])
+        return generate(trainer, z), rows
     if not trainer.conditional:
         ends = [noise(trainer, 2, rng) for _ in range(rows)]
         z = np.concatenate([walk(a, b, t) for a, b in ends])
@@ -182,11 +198,6 @@ def main(argv=None):
         print(f"error: {args.checkpoint}: its images of {trainer.cfg.image_dim} pixels are not "
               "square, and its config gives no image_shape", file=sys.stderr)
         return 2
-    if args.interpolate and trainer.cfg.latent_components:
-        p.error(f"--interpolate walks between two Gaussian noise vectors, but {args.checkpoint}'s "
-                f"G draws z from a mixture of {trainer.cfg.latent_components} components "
-                "(latent_components; npgan/latent.py), whose one-hot part has no path between "
-                "components")
     if args.label is not None:
         if not trainer.conditional:
             p.error(f"--label: {args.checkpoint} holds a plain GAN, which cannot be asked for a "
@@ -214,14 +225,14 @@ def main(argv=None):
     rng = np.random.default_rng(args.seed)
     if args.interpolate:
         images, rows = interpolate(trainer, args.steps, args.n or 8, args.label, rng,
-                                   args.path or "slerp")
+                                   args.path or "slerp", args.code)
     else:
         images, rows = draw(trainer, args.n or default, args.label, rng, args.code)
     names = CLASS_NAMES.get(info.get("dataset"), None)
     row_labels = None
     if trainer.conditional and rows and names:
         row_labels = [names[args.label]] if args.label is not None and rows == 1 else list(names)
-    if codes and rows:
+    if codes and rows and not args.interpolate:          # the code grid
         row_labels = [f"code {c}" for c in range(rows)]
     what = (f"class {args.label}" if args.label is not None else
             f"code {args.code}" if args.code is not None else f"step {trainer.step}")

@@ -213,8 +213,8 @@ class GANTrainer:
         fake = forward(G, z, fake_labels)                       # (B, image_dim)
         codes = self.codes(z)                                   # (B,) c, or None
 
-        # D step: L_D = BCE(D(real), 1 - s) + BCE(D(fake), 0), s the label smoothing (0: off);
-        # the two backwards add up in .grad
+        # D step: L_D = BCE(D(real), 1 - s) + BCE(D(fake), 0), s the label smoothing (0: off),
+        # + l * L_I with InfoGAN's code head; the two backwards add up in .grad
         self.opt_d.zero_grad()
         logits_real = forward(D, real, labels)                  # (B, 1), (B, 1 + K) with Q
         loss_real, _, dlogits_real = self.d_losses(logits_real, self.real_target)
@@ -224,7 +224,7 @@ class GANTrainer:
         D.backward(dlogits_fake)
         self.opt_d.step()
 
-        # G step: L_G = BCE(D(G(z)), 1), through the updated D, into G
+        # G step: L_G = BCE(D(G(z)), 1) (+ l * L_I), through the updated D, into G
         self.opt_g.zero_grad()
         logits = forward(D, fake, fake_labels)
         loss_g, info, dlogits = self.d_losses(logits, 1.0, codes)   # non-saturating (+ l L_I)

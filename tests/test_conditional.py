@@ -143,15 +143,17 @@ def test_a_projection_discriminator_adds_the_label_vectors_inner_product():
 
 def test_the_conditional_mnist_demo_trains_30_epochs_unless_told(tmp_path, capsys):
     """demos/flags.py CONDITIONAL_EPOCHS: 30 for MNIST's fully connected conditional GAN
-    (README "Results"), else the plain default (15) or the DCGAN's (10); --epochs wins, and a
-    run's own config.json repeats its epochs."""
+    (README "Results"), PLAIN_EPOCHS the same for the plain one, the demo's default (15) for
+    a plain --config network, and the DCGAN's (10); --epochs wins, and a run's own
+    config.json repeats its epochs."""
     def epochs(*flags):
         out = tmp_path / str(len(list(tmp_path.iterdir())))
         code, _, err = demo(capsys, "--max-steps", "1", "--batch-size", "8", "--out", out, *flags)
         assert code == 0, err
         return out, json.loads((out / "config.json").read_text())["epochs"]
     assert epochs("--conditional")[1] == 30
-    assert epochs()[1] == 15
+    assert epochs()[1] == 30
+    assert epochs("--config", "relu_dropout_d")[1] == 15
     assert epochs("--conditional", "--model", "dcgan")[1] == 10
     own, three = epochs("--conditional", "--epochs", "3")
     assert three == 3

@@ -14,6 +14,7 @@ from npgan.latent import code_grid, draw_latent
 from npgan.losses import bce_with_logits, softmax_cross_entropy
 from npgan.models import DCGANConfig, GANConfig
 from npgan.run_state import load_run
+from npgan.sample import slerp, within_component
 from npgan.train import GANTrainer
 from conftest import TOL, record_error
 from small_runs import demo, sample, small_checkpoint
@@ -203,3 +204,46 @@ def test_info_with_conditional_is_an_error_that_names_the_setting(capsys, tmp_pa
     code, _, err = demo(capsys, "--info", "1", "--conditional", "--max-steps", "1",
                         "--out", tmp_path / "run")
     assert code == 2 and "info_weight is for a plain GAN" in err
+
+
+def test_mnists_plain_default_has_the_code_head_and_nothing_else_does(capsys, tmp_path):
+    """demos/flags.py PLAIN_MODEL: the fully connected plain GAN on MNIST gets 10 codes and
+    weight 0.1 (README "Results"); --info 0 gives the plain N(0, I) network back, and
+    --conditional, --model dcgan and a --config network get no codes."""
+    def model(*flags):
+        out = tmp_path / str(len(list(tmp_path.iterdir())))
+        code, _, err = demo(capsys, "--max-steps", "1", "--batch-size", "8", "--out", out, *flags)
+        assert code == 0, err
+        return json.loads((out / "config.json").read_text())["model"]
+    default = model()
+    assert (default["info_weight"], default["latent_components"]) == (0.1, 10)
+    for flags in (("--info", "0"), ("--conditional",), ("--model", "dcgan"),
+                  ("--config", "relu_dropout_d")):
+        m = model(*flags)
+        assert (m["info_weight"], m["latent_components"]) == (0, 0), flags
+    m = model("--config", "relu_dropout_d", "--info", "0.5")       # the flag adds it anywhere
+    assert (m["info_weight"], m["latent_components"]) == (0.5, 10)
+
+
+@pytest.mark.parametrize("code", [None, 2])
+def test_a_walk_keeps_its_component_and_walks_the_rest(code):
+    """npgan.sample --interpolate on a mixture: the one-hot part stays a's component (or
+    --code's) at every step, and the Gaussian part runs from a's to b's, exactly at the ends."""
+    rng = np.random.default_rng(0)
+    cfg = GANConfig(latent_dim=8, latent_components=3, info_weight=1.0)
+    a, b = draw_latent(cfg, rng, 2)
+    z = within_component(slerp, a, b, np.linspace(0, 1, 5), 3, code)
+    want = a[:3].argmax() if code is None else code
+    assert z.shape == (5, 8)
+    np.testing.assert_array_equal(z[:, :3], np.tile(np.arange(3) == want, (5, 1)))
+    np.testing.assert_array_equal(z[0, 3:], a[3:])
+    np.testing.assert_allclose(z[-1, 3:], b[3:], rtol=1e-12)
+
+
+def test_the_sample_command_walks_an_infogan_checkpoint(capsys, tmp_path):
+    code, _, err = demo(capsys, "--info", "0.3", "--max-steps", "1", "--batch-size", "8",
+                        "--out", tmp_path / "run")
+    assert code == 0, err
+    code, out, err = sample(capsys, tmp_path / "run" / "checkpoint.npz", "--interpolate",
+                            "-n", "3", "--steps", "4", "--code", "1", "-o", tmp_path / "w.npy")
+    assert code == 0 and "wrote 12 samples" in out, err
