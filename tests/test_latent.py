@@ -107,7 +107,11 @@ def test_training_and_the_fixed_grid_draw_from_the_mixture():
     assert labels is None and np.all(grid[:, :5].sum(axis=1) == 1)
 
 
-def test_sample_draws_the_mixture_and_refuses_to_interpolate_it(tmp_path, capsys):
+def test_sample_draws_the_mixture_and_walks_within_a_component(tmp_path, capsys):
+    """npgan.sample draws a mixture's z from the config, and --interpolate keeps each row's
+    component and walks its Gaussian part (npgan.sample.within_component; tests/test_infogan.py
+    checks the walk itself): the walk of a row from one z to another of a different
+    component used to be refused, as the prior has no path between them."""
     cfg = GANConfig(latent_dim=16, latent_components=10, latent_std=0.5, g_hidden=(32, 64),
                     d_hidden=(64, 32))
     ckpt = small_checkpoint(tmp_path, cfg=cfg)
@@ -116,6 +120,8 @@ def test_sample_draws_the_mixture_and_refuses_to_interpolate_it(tmp_path, capsys
     trainer = load_run(ckpt)[0]
     expected = generate(trainer, draw_latent(cfg, np.random.default_rng(7), 5))
     assert np.array_equal(np.load(tmp_path / "x.npy"), expected.astype(np.float32))
-    code, _, err = sample(capsys, ckpt, "--interpolate", "-o", tmp_path / "walk.png")
-    assert code == 2 and "mixture of 10 components" in err
-    assert not (tmp_path / "walk.png").exists()
+    code, out, err = sample(capsys, ckpt, "--interpolate", "-n", "2", "--steps", "3",
+                            "-o", tmp_path / "walk.npy")
+    assert code == 0 and "wrote 6 samples" in out, err
+    walk = np.load(tmp_path / "walk.npy")
+    assert not np.array_equal(walk[0], walk[2])             # the rows do walk
