@@ -21,7 +21,7 @@
 #   12-13 speed    benchmarks/train_step.py --backend cupy --batch-sizes 64 1024 (npgan, the
 #                  matrix-product floor and PyTorch on CUDA), and --model dcgan where
 #                  train_step.py has --model
-#   14 full demo   the default demo's wall time on the GPU (15 epochs, 14,055 steps), last,
+#   14 full demo   the default demo's wall time on the GPU (30 epochs, 28,110 steps), last,
 #                  under its own time limit (what is left of the 8 minutes, at most 240 s); a
 #                  run stopped by the limit reports its step count, so steps/s still comes out
 #
@@ -250,7 +250,7 @@ else
     if [ "$RC" -eq 124 ]; then     # stopped by the limit, as planned: steps/s from its last step
         sed -i "\$ s/TIMEOUT after $FULL_LIMIT s/stopped at the limit/" "$STATUS"
         grep -E '^interrupted at step' "$LOG" | tail -n1 | awk -v s="$SECS" \
-            '{ n = $4 + 0; if (n > 0) printf "   stopped at step %d after %s s: about %.0f steps/s, so the 14,055 steps would take about %.0f s\n", n, s, n / s, 14055 * s / n }' \
+            '{ n = $4 + 0; if (n > 0) printf "   stopped at step %d after %s s: about %.0f steps/s, so the 28,110 steps would take about %.0f s\n", n, s, n / s, 28110 * s / n }' \
             | tee -a "$LOG" "$STATUS"
     fi
 fi

@@ -7,7 +7,9 @@ command's step as a user runs it.
 
 All contenders do the same work in float32: a D step on a real and a fake batch, then a G step
 with the non-saturating loss through D, with Adam. ``--model mlp`` (default) is the default
-MNIST GAN (z 100; G 128-256-512-1024-784 with BatchNorm; D 784-512-256-1); ``--model dcgan``
+MNIST GAN's networks (z 100; G 128-256-512-1024-784 with BatchNorm; D 784-512-256-1; the demo's
+InfoGAN code head, D's 10 more outputs, about 0.05 ms a step, is left out, and ``--cli``'s
+main command has it); ``--model dcgan``
 is the DCGAN paper's layout, ``--model dcgan-demo`` the demo's default DCGAN (see
 dcgan_steppers.py). Each is timed as `repeats` runs of `steps`
 steps, interleaved so that machine noise hits them alike (each round in a fresh seeded

@@ -279,10 +279,15 @@ def new_run_settings(args, file_model, file_settings, shape, dataset):
     mlp, conditional = model.get("model", "mlp") == "mlp", bool(model.get("num_classes"))
     if args.info is not None:                       # InfoGAN's code head (demos/flags.py)
         model["info_weight"] = args.info
-        if args.info:
-            model.setdefault("latent_components", INFO_CODES)
+        if args.info and not model.get("latent_components"):
+            model["latent_components"] = INFO_CODES
     elif mlp and not conditional and not file_model:    # the demo's own network
         model.update(PLAIN_MODEL.get(dataset, {}))
+    codes = model.get("latent_components", 0) if model.get("info_weight") else 0
+    if codes and model.get("latent_dim", DEFAULTS["latent_dim"]) <= codes:
+        raise DataError(f"--latent-dim {model.get('latent_dim')} leaves no noise beside the "
+                        f"{codes} InfoGAN codes, which take z's first {codes} entries: give a "
+                        f"--latent-dim above {codes}, or turn the codes off with --info 0")
     if mlp and conditional:
         model.setdefault("d_label", "projection")   # README "Results": 99.9% against 90% labels
     # the fully connected GAN's own defaults per dataset (README "Results")

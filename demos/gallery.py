@@ -10,7 +10,7 @@ Every picture is a file the command itself wrote; nothing is retouched.
     python -m npgan.demos.mnist --conditional     samples.png
     python -m npgan.demos.fashion_mnist           samples.png
     python -m npgan.demos.mnist --model dcgan     samples.png
-    python -m npgan.demos.mnist --lr 0.01 --epochs 2 --eval-samples 0
+    python -m npgan.demos.mnist --info 0 --lr 0.01 --epochs 2 --eval-samples 0
                                                   losses.png, samples.png of a run that fails
     python -m npgan.demos.toy2d --dataset ring    toy2d_ring.png
 """
@@ -37,7 +37,8 @@ COMMANDS = [
      [("samples.png", "mnist_conditional_samples.png")]),
     ("fashion_mnist", ["npgan.demos.fashion_mnist"],
      [("samples.png", "fashion_mnist_samples.png")]),
-    ("mnist_lr_0.01", ["npgan.demos.mnist", "--lr", "0.01", "--epochs", "2", "--eval-samples", "0"],
+    ("mnist_lr_0.01", ["npgan.demos.mnist", "--info", "0", "--lr", "0.01", "--epochs", "2",
+                       "--eval-samples", "0"],
      [("losses.png", "failing_losses.png"), ("samples.png", "failing_samples.png")]),
     ("toy2d", ["npgan.demos.toy2d", "--dataset", "ring"],
      [("toy2d_ring.png", "toy2d_ring.png")]),

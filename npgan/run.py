@@ -1,7 +1,8 @@
 """The training loop behind the demos: epochs of steps, a progress bar, and every output file.
 
     out/config.json             the run's settings, written at the start
-    out/samples_epoch_NNN.png   64 samples after each epoch, from the same fixed noise
+    out/samples_epoch_NNN.png   64 samples after each epoch, from the same fixed noise (a grid of
+                                a row per class for a cGAN, per code with InfoGAN's codes)
     out/checkpoint.npz          everything needed to resume, after each epoch and at the end
                                 (a run of more than 50 epochs: after every k-th epoch, the
                                 fewest that keep these two to MAX_EPOCH_OUTPUTS = 50)
@@ -9,7 +10,7 @@
     out/losses.png              those four curves
     out/health.png              G's diversity (and classes, for MNIST / Fashion-MNIST) per epoch
     out/log.txt                 appended: each run's start and end, and every health warning
-    out/samples.png             the final 8x8 grid
+    out/samples.png             the final grid
     out/progress.gif            those grids as a looping GIF, at the end (npgan/animate.py)
 
 Health (npgan.health): a warning when D wins for hundreds of steps or when G's samples
@@ -59,15 +60,16 @@ def fixed_noise(trainer, n=N_FIXED):
     """The noise every sample grid of a run is drawn from, so grids are comparable.
 
     Returns ``(z, labels)``. A plain GAN gets n noise vectors and labels None; one with
-    InfoGAN's K codes a code grid of K x K (row k draws code k, ``npgan.latent.code_grid``). A
+    InfoGAN's K codes a code grid of K rows (row k draws code k, ``npgan.latent.code_grid``) and
+    10 columns (100 // K past 10 codes, at least 1). A
     conditional one gets a class grid: row k asks for class k, and column j uses the same
     noise in every row, so a column shows one "style" drawn as every class. Drawn on the host
     (``trainer.sample`` copies it to the device), so grids are comparable across backends.
     """
     rng = np.random.default_rng([trainer.settings["seed"], 2])
     if trainer.info:                                    # InfoGAN: row k draws code k
-        k = trainer.cfg.latent_components
-        return code_grid(trainer.cfg, rng, k).astype(trainer.dtype), None
+        k = trainer.cfg.latent_components               # 10 columns, fewer past 10 codes
+        return code_grid(trainer.cfg, rng, min(10, max(1, 100 // k))).astype(trainer.dtype), None
     if not trainer.conditional:
         return draw_latent(trainer.cfg, rng, n).astype(trainer.dtype), None
     k = trainer.cfg.num_classes
@@ -200,8 +202,8 @@ class Run:
         shape = image_shape_of(self.trainer.cfg)                # (C, H, W) of the flat rows
         if self.trainer.info:
             k = self.trainer.cfg.latent_components
-            save_image_grid(images, self.path(name), nrow=k, title=title, shape=shape,
-                            row_labels=[f"code {c}" for c in range(k)])
+            save_image_grid(images, self.path(name), nrow=len(images) // k, title=title,
+                            shape=shape, row_labels=[f"code {c}" for c in range(k)])
         elif self.labels_fixed is None:
             save_image_grid(images, self.path(name), title=title, shape=shape)
         else:

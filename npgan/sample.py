@@ -133,7 +133,7 @@ def interpolate(trainer, steps, rows, label, rng, path="slerp", code=None):
     """
     walk, t = PATHS[path], np.linspace(0, 1, steps)
     K = trainer.cfg.latent_components
-    if K:                                                   # a mixture (InfoGAN's codes)
+    if K and not trainer.conditional:                       # a mixture (InfoGAN's codes)
         z = np.concatenate([within_component(walk, *noise(trainer, 2, rng), t, K, code)
                             for _ in range(rows)])
         return generate(trainer, z), rows
@@ -143,7 +143,8 @@ def interpolate(trainer, steps, rows, label, rng, path="slerp", code=None):
         return generate(trainer, z), rows
     a, b = noise(trainer, 2, rng)
     classes = [label] if label is not None else list(range(trainer.cfg.num_classes))
-    z = np.tile(walk(a, b, t), (len(classes), 1))
+    path = within_component(walk, a, b, t, K) if K else walk(a, b, t)
+    z = np.tile(path, (len(classes), 1))
     return generate(trainer, z, np.repeat(classes, steps)), len(classes)
 
 
@@ -157,7 +158,8 @@ def main(argv=None):
                    help="number of samples (default 64; at most 10,000 in a .png, 1,000,000 "
                         "in a .npy). A conditional checkpoint without --label draws a class grid "
                         "of -n rounded up to whole columns (default 10 per class), and an "
-                        "InfoGAN one without --code a code grid. With "
+                        "InfoGAN one without --code a code grid (default 10 per code); "
+                        "--label or --code alone: default 100 images. With "
                         "--interpolate: rows of a plain GAN (default 8); a conditional one draws "
                         "a row per class")
     p.add_argument("-o", "--output", default="samples.png",
@@ -201,7 +203,8 @@ def main(argv=None):
     if args.label is not None:
         if not trainer.conditional:
             p.error(f"--label: {args.checkpoint} holds a plain GAN, which cannot be asked for a "
-                    "class; train one with --conditional")
+                    "class; train one with --conditional"
+                    + (" (its InfoGAN codes are chosen with --code)" if trainer.info else ""))
         if not 0 <= args.label < trainer.cfg.num_classes:
             p.error(f"--label must be a class from 0 to {trainer.cfg.num_classes - 1}, "
                     f"got {args.label}")

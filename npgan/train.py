@@ -99,7 +99,7 @@ class GANTrainer:
     ``ema``: keep G_ema, the average of G's weights that sampling uses (``update_ema``; 0: off).
     ``mode_seeking``: the weight w of MSGAN's term in G's loss (module docstring; 0: off).
     ``label_smoothing``: s, D's target for real images is 1 - s (module docstring; 0: off).
-    The g_loss that ``train_step`` reports is the adversarial part alone.
+    The d_loss and g_loss that ``train_step`` reports are the adversarial parts alone.
     """
 
     def __init__(self, cfg=GANConfig(), *, lr=2e-4, betas=(0.5, 0.999), optimizer="adam",
@@ -211,23 +211,24 @@ class GANTrainer:
         the G step (0 without InfoGAN's code head)."""
         G, D = self.G, self.D
         fake = forward(G, z, fake_labels)                       # (B, image_dim)
-        codes = self.codes(z)                                   # (B,) c, or None
+        codes = self.codes(z)                                   # (B,) InfoGAN's c, or None
 
-        # D step: L_D = BCE(D(real), 1 - s) + BCE(D(fake), 0), s the label smoothing (0: off),
-        # + l * L_I with InfoGAN's code head; the two backwards add up in .grad
+        # D step: L_D = BCE(D(real), 1 - s) + BCE(D(fake), 0), s the label smoothing (0: off);
+        # the two backwards add up in .grad. D's verdict is its first output column.
         self.opt_d.zero_grad()
-        logits_real = forward(D, real, labels)                  # (B, 1), (B, 1 + K) with Q
-        loss_real, _, dlogits_real = self.d_losses(logits_real, self.real_target)
-        D.backward(dlogits_real)
+        logits_real = forward(D, real, labels)                  # (B, 1); (B, 1 + K) with Q
+        loss_real, dverdict = bce_with_logits(logits_real[:, :1], self.real_target)
+        D.backward(self.with_info(logits_real, dverdict)[1])    # Q: nothing from real images
         logits_fake = forward(D, fake, fake_labels)
-        loss_fake, _, dlogits_fake = self.d_losses(logits_fake, 0.0, codes)    # (+ l L_I)
-        D.backward(dlogits_fake)
+        loss_fake, dverdict = bce_with_logits(logits_fake[:, :1], 0.0)
+        D.backward(self.with_info(logits_fake, dverdict, codes)[1])     # + l * L_I
         self.opt_d.step()
 
-        # G step: L_G = BCE(D(G(z)), 1) (+ l * L_I), through the updated D, into G
+        # G step: L_G = BCE(D(G(z)), 1), through the updated D, into G
         self.opt_g.zero_grad()
         logits = forward(D, fake, fake_labels)
-        loss_g, info, dlogits = self.d_losses(logits, 1.0, codes)   # non-saturating (+ l L_I)
+        loss_g, dverdict = bce_with_logits(logits[:, :1], 1.0)  # non-saturating: fool D
+        info, dlogits = self.with_info(logits, dverdict, codes)         # + l * L_I
         dfake = D.backward(dlogits)     # also adds into D's grads; D's next zero_grad clears them
         if self.mode_seeking:                                   # + w * L_ms(fake, z)
             dfake = dfake + self.mode_seeking * mode_seeking_loss(fake, z)[1]
@@ -238,23 +239,23 @@ class GANTrainer:
     def codes(self, z):
         """InfoGAN's codes c: (B,), which component drew each row of z (the 1 in its first K
         entries); None without the code head."""
-        return z[:, :self.cfg.latent_components].argmax(axis=1) if self.info else None
+        return self.xp.argmax(z[:, :self.cfg.latent_components], axis=1) if self.info else None
 
-    def d_losses(self, out, target, codes=None):
-        """The losses on D's output ``out``: BCE(out[:, :1], target) on its verdict and, with
-        InfoGAN's code head and ``codes`` given (a fake batch), L_I = CE(out[:, 1:], codes) on
-        Q's logits. Returns (the BCE, L_I (0 if not computed), dL/dout), where the loss whose
-        gradient dL/dout is is BCE + info_weight * L_I."""
-        loss, dverdict = bce_with_logits(out[:, :1], target)    # (B, 1)
+    def with_info(self, out, dverdict, codes=None):
+        """InfoGAN's term on D's output ``out``, (B, 1 + K): returns (L_I, dL/dout), where
+        dL/dout holds ``dverdict`` (the BCE's gradient, (B, 1)) in the verdict's column and,
+        for a fake batch (``codes`` given), info_weight * dL_I/dQ in Q's K columns, L_I =
+        CE(out[:, 1:], codes); zeros there for a real batch. Without the code head D's output
+        is the verdict alone: (0, dverdict)."""
         if not self.info:
-            return loss, 0.0, dverdict
-        dout = self.xp.zeros_like(out)                          # Q gets nothing from real images
+            return 0.0, dverdict
+        dout = self.xp.zeros_like(out)
         dout[:, :1] = dverdict
-        info = 0.0
-        if codes is not None:
-            info, dq = softmax_cross_entropy(out[:, 1:], codes)     # (B, K)
-            dout[:, 1:] = self.info * dq
-        return loss, info, dout
+        if codes is None:
+            return 0.0, dout
+        info, dq = softmax_cross_entropy(out[:, 1:], codes)    # (B, K)
+        dout[:, 1:] = self.info * dq
+        return info, dout
 
     def fast_step(self, real, labels, z, fake_labels):
         """Fast path: ``plain_step``'s numbers with three kinds of work skipped. Each was
@@ -278,23 +279,25 @@ class GANTrainer:
         self.opt_d.zero_grad()
         if self.joint_d_batch:                                  # one pass over [real; fake]
             both = None if labels is None else xp.concatenate([labels, fake_labels])
-            logits = forward(D, xp.concatenate([real, fake]), both)     # (2B, 1)
+            logits = forward(D, xp.concatenate([real, fake]), both)     # (2B, 1 or 1 + K)
             logits_real, logits_fake = logits[:b], logits[b:]
-            loss_real, _, dlogits_real = self.d_losses(logits_real, self.real_target)
-            loss_fake, _, dlogits_fake = self.d_losses(logits_fake, 0.0, codes)
-            self.d_backward(xp.concatenate([dlogits_real, dlogits_fake]))   # = the two summed
-        else:
+            loss_real, dverdict_real = bce_with_logits(logits_real[:, :1], self.real_target)
+            loss_fake, dverdict_fake = bce_with_logits(logits_fake[:, :1], 0.0)
+            self.d_backward(xp.concatenate([self.with_info(logits_real, dverdict_real)[1],
+                                            self.with_info(logits_fake, dverdict_fake, codes)[1]]))
+        else:                                                   # (the two summed, above)
             logits_real = forward(D, real, labels)
-            loss_real, _, dlogits_real = self.d_losses(logits_real, self.real_target)
-            self.d_backward(dlogits_real)
+            loss_real, dverdict = bce_with_logits(logits_real[:, :1], self.real_target)
+            self.d_backward(self.with_info(logits_real, dverdict)[1])
             logits_fake = forward(D, fake, fake_labels)
-            loss_fake, _, dlogits_fake = self.d_losses(logits_fake, 0.0, codes)
-            self.d_backward(dlogits_fake)
+            loss_fake, dverdict = bce_with_logits(logits_fake[:, :1], 0.0)
+            self.d_backward(self.with_info(logits_fake, dverdict, codes)[1])
         self.opt_d.step()
 
         self.opt_g.zero_grad()
         logits = forward(D, fake, fake_labels)                  # the updated D
-        loss_g, info, dlogits = self.d_losses(logits, 1.0, codes)
+        loss_g, dverdict = bce_with_logits(logits[:, :1], 1.0)
+        info, dlogits = self.with_info(logits, dverdict, codes)
         with input_grad_only(D):                                # D's weight grads: not computed
             dfake = D.backward(dlogits)
         if self.mode_seeking:

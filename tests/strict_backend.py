@@ -124,8 +124,8 @@ class StrictArray:
         method.__name__ = name
         return method
 
-    sum, mean, var, min, max, any, all = map(_reduce, ("sum", "mean", "var", "min", "max",
-                                                       "any", "all"))
+    sum, mean, var, min, max, any, all, argmax = map(_reduce, (
+        "sum", "mean", "var", "min", "max", "any", "all", "argmax"))
     del _reduce
 
     __add__, __radd__ = _binary(np.add), _binary(np.add, True)
@@ -192,7 +192,7 @@ class Generator:
 strict = types.ModuleType("strict", __doc__)
 for _name in ("tanh", "sqrt", "exp", "log", "log1p", "abs", "maximum", "where", "clip",
               "isfinite", "multiply", "divide", "subtract", "zeros_like", "empty_like",
-              "ones_like", "matmul", "sign", "fmax", "ascontiguousarray"):
+              "ones_like", "matmul", "sign", "fmax", "ascontiguousarray", "argmax"):
     setattr(strict, _name, _function(getattr(np, _name)))
 strict.add = _function(np.add)
 strict.add.at = lambda a, idx, values: np.add.at(unwrap(a), unwrap(idx), unwrap(values))

@@ -26,6 +26,8 @@ from strict_backend import IMPLICIT, strict
 F64 = np.float64
 CSMALL = GANConfig(latent_dim=16, g_hidden=(32, 64), d_hidden=(64, 32), num_classes=10)
 DCSMALL = DCGANConfig(latent_dim=8, g_channels=(8, 4), d_channels=(4, 8))
+INFOSMALL = GANConfig(latent_dim=16, latent_components=4, info_weight=0.5, g_hidden=(32, 64),
+                      d_hidden=(64, 32))
 CDCSMALL = DCGANConfig(latent_dim=8, g_channels=(8, 4), d_channels=(4, 8), num_classes=10,
                        upsample="nearest")
 
@@ -243,8 +245,9 @@ def same_noise(trainers, seed=5):
             rng.integers(0, t.cfg.num_classes, n), t.xp)
 
 
-@pytest.mark.parametrize("cfg", [SMALL, CSMALL, DCSMALL, CDCSMALL],
-                         ids=["gan", "cgan", "dcgan", "conditional dcgan, upsample"])
+@pytest.mark.parametrize("cfg", [SMALL, CSMALL, DCSMALL, CDCSMALL, INFOSMALL],
+                         ids=["gan", "cgan", "dcgan", "conditional dcgan, upsample",
+                              "gan with InfoGAN's code head"])
 def test_training_steps_match_numpy(xp, cfg):
     """Same seed, same batches, same noise: the device trains exactly as NumPy does."""
     host, dev = GANTrainer(cfg, seed=3), GANTrainer(cfg, seed=3, backend=xp)

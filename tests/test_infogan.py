@@ -13,6 +13,7 @@ from npgan.gradcheck import numerical_gradient, rel_error
 from npgan.latent import code_grid, draw_latent
 from npgan.losses import bce_with_logits, softmax_cross_entropy
 from npgan.models import DCGANConfig, GANConfig
+from npgan.run import fixed_noise
 from npgan.run_state import load_run
 from npgan.sample import slerp, within_component
 from npgan.train import GANTrainer
@@ -247,3 +248,44 @@ def test_the_sample_command_walks_an_infogan_checkpoint(capsys, tmp_path):
     code, out, err = sample(capsys, tmp_path / "run" / "checkpoint.npz", "--interpolate",
                             "-n", "3", "--steps", "4", "--code", "1", "-o", tmp_path / "w.npy")
     assert code == 0 and "wrote 12 samples" in out, err
+
+
+def test_the_codes_need_room_in_z_and_a_config_file_may_carry_zero_components(capsys, tmp_path):
+    """--latent-dim at or below the 10 codes is an error that says so (the default network
+    puts them in z); --info W on a run's own config.json, which records latent_components 0,
+    gives the codes all the same."""
+    code, _, err = demo(capsys, "--latent-dim", "10", "--max-steps", "1", "--out", tmp_path / "a")
+    assert code == 2 and "--latent-dim 10 leaves no noise beside the 10 InfoGAN codes" in err
+    assert "--info 0" in err
+    code, _, err = demo(capsys, "--info", "0", "--max-steps", "1", "--batch-size", "8",
+                        "--out", tmp_path / "b")
+    assert code == 0, err
+    code, _, err = demo(capsys, "--config", tmp_path / "b" / "config.json", "--info", "0.2",
+                        "--max-steps", "1", "--out", tmp_path / "c")
+    assert code == 0, err
+    model = json.loads((tmp_path / "c" / "config.json").read_text())["model"]
+    assert (model["info_weight"], model["latent_components"]) == (0.2, INFO_CODES)
+
+
+@pytest.mark.parametrize("K, shape", [(2, (20, 7)), (10, (100, 13)), (30, (90, 33))])
+def test_the_epoch_grid_has_a_row_per_code(K, shape):
+    """npgan.run.fixed_noise: K rows of 10 columns, fewer past 10 codes (100 // K)."""
+    t = GANTrainer(GANConfig(latent_dim=shape[1], latent_components=K, info_weight=0.1,
+                             g_hidden=(4,), d_hidden=(4,), image_dim=4), seed=0)
+    z, labels = fixed_noise(t)
+    assert z.shape == shape and labels is None
+    np.testing.assert_array_equal(z[:, :K].argmax(axis=1), np.repeat(np.arange(K), shape[0] // K))
+
+
+def test_a_conditional_mixture_checkpoint_walks_too(capsys, tmp_path):
+    """A cGAN whose z is a mixture (no code head): --interpolate walks one path for every class
+    with the labels it needs, and --label on an InfoGAN checkpoint points to --code."""
+    cfg = GANConfig(latent_dim=16, latent_components=4, g_hidden=(32,), d_hidden=(32,),
+                    num_classes=10)
+    ckpt = small_checkpoint(tmp_path, cfg=cfg, labels=np.arange(64) % 10)
+    code, out, err = sample(capsys, ckpt, "--interpolate", "--steps", "3", "-o", tmp_path / "w.npy")
+    assert code == 0 and "wrote 30 samples" in out, err
+    code, _, err = demo(capsys, "--info", "0.3", "--max-steps", "1", "--batch-size", "8",
+                        "--out", tmp_path / "run")
+    code, _, err = sample(capsys, tmp_path / "run" / "checkpoint.npz", "--label", "1")
+    assert code == 2 and "chosen with --code" in err

@@ -221,7 +221,8 @@ def build_dcgan_generator(cfg, *, rng, dtype=np.float32, in_dim=None):
 
 
 def build_dcgan_discriminator(cfg, *, rng, dtype=np.float32, in_channels=None):
-    """D: (N, in_channels*H*W) images -> (N, 1) logits (see the module docstring).
+    """D: (N, in_channels*H*W) images -> (N, 1) logits, (N, 1 + K) with InfoGAN's code head
+    (see the module docstring).
     ``in_channels``: the image's C by default (a conditional D adds its label plane)."""
     (c1, c2), (c, h, w) = cfg.d_channels, image_shape_of(cfg)
     in_channels = in_channels or c
@@ -236,4 +237,4 @@ def build_dcgan_discriminator(cfg, *, rng, dtype=np.float32, in_channels=None):
         LeakyReLU(cfg.slope), *drop,
         Conv2d(c1, c2, 4, stride=2, padding=1, bias=not bn, rng=rng, dtype=dtype),  # (N, c2, H/4, W/4)
         *bn, LeakyReLU(cfg.slope), *([Dropout(cfg.d_dropout, rng=rng)] if drop else []),
-        Flatten(), *head, Linear(widths[-2], widths[-1], rng=rng, dtype=dtype))  # (N, 1)
+        Flatten(), *head, Linear(widths[-2], widths[-1], rng=rng, dtype=dtype))  # (N, 1 or 1 + K)
