@@ -32,7 +32,7 @@ from pathlib import Path
 
 from npgan.backend import BACKENDS
 from npgan.models import config_from_dict
-from npgan.train import OPTIMIZERS
+from npgan.optim import OPTIMIZERS
 
 SHIPPED = Path(__file__).resolve().parent / "configs"
 

@@ -7,7 +7,7 @@ import math
 from npgan.backend import BACKENDS
 from npgan.demos.config_file import shipped_names
 from npgan.models import MODELS
-from npgan.train import OPTIMIZERS
+from npgan.optim import OPTIMIZERS
 
 DEFAULTS = {"batch_size": 64, "lr": 2e-4, "latent_dim": 100, "seed": 0, "optimizer": "adam"}
 DCGAN_EPOCHS = 10           # the DCGAN's default: about 10 minutes on 2 CPU cores (README)

@@ -11,7 +11,7 @@ import numpy as np
 from npgan.gradcheck import (check_directional, check_function, check_module,
                              directional_error, numerical_gradient, rel_error)
 from npgan.latent import draw_latent
-from npgan.losses import bce, bce_with_logits, mode_seeking, softmax_cross_entropy
+from npgan.losses import bce, bce_with_logits, info_term, mode_seeking, softmax_cross_entropy
 from npgan.models import DCGANConfig, GANConfig, build_networks, shape_fields
 from npgan.models.dcgan import CLASSIC
 from npgan.nn import (BatchNorm1d, BatchNorm2d, Conv2d, ConvTranspose2d, Dropout, Embedding,
@@ -158,12 +158,8 @@ def gan_losses(cfg, rng, *, n=6, directions=None, h=1e-5):
         loss, dverdict = bce_with_logits(out[:, :1], target)
         if not cfg.info_weight:
             return loss, dverdict
-        dout = np.zeros_like(out)
-        dout[:, :1] = dverdict
-        if fake:
-            info, dq = softmax_cross_entropy(out[:, 1:], codes)
-            loss, dout[:, 1:] = loss + cfg.info_weight * info, cfg.info_weight * dq
-        return loss, dout
+        info, dout = info_term(out, dverdict, codes if fake else None, cfg.info_weight)
+        return loss + cfg.info_weight * info, dout
 
     def d_loss():
         fake = G(z, *labels)

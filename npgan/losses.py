@@ -122,3 +122,19 @@ def mode_seeking(images, z, eps=1e-5):
     grad = xp.zeros_like(images)
     grad[:m], grad[m:2 * m] = g1, -g1
     return loss, grad
+
+
+def info_term(out, dverdict, codes, weight):
+    """InfoGAN's term (Chen et al. 2016; npgan/train.py) on D's output ``out``: (B, 1 + K),
+    its verdict (a logit) in column 0 and Q's K logits for z's code after it. ``dverdict``
+    is the gradient of the BCE on the verdict, (B, 1). Returns (L_I, dL/dout) for
+    L = BCE + weight * L_I, with L_I = CE(out[:, 1:], codes) for a fake batch (``codes``:
+    (B,) ints). A real batch (``codes`` None) has no code: L_I = 0 and Q's columns of dL/dout
+    are 0, so Q learns from fakes only. The gradient is softmax_cross_entropy's, scaled."""
+    dout = get_array_module(out).zeros_like(out)
+    dout[:, :1] = dverdict
+    if codes is None:
+        return 0.0, dout
+    info, dq = softmax_cross_entropy(out[:, 1:], codes)        # (B, K)
+    dout[:, 1:] = weight * dq
+    return info, dout

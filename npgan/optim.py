@@ -254,3 +254,16 @@ class Adam(Optimizer):
         xp.divide(m, tmp, out=tmp)
         tmp *= self.lr * c2 ** 0.5 / c1
         self.data[i] -= tmp                                 # w -= a * m / (sqrt(v) + eps sqrt(c2))
+
+
+OPTIMIZERS = ("adam", "rmsprop")                # what a GANTrainer and the demos offer
+
+
+def make_optimizer(name, params, lr, betas, *, fast=False):
+    """``adam``: Adam(lr, betas) as in DCGAN.  ``rmsprop``: RMSprop(lr) with PyTorch's alpha.
+    ``fast``: the optimizers' fast path (packed, chunked, in place)."""
+    if name == "adam":
+        return Adam(params, lr=lr, betas=betas, fast=fast)
+    if name == "rmsprop":
+        return RMSprop(params, lr=lr, fast=fast)
+    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")

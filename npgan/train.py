@@ -35,10 +35,9 @@ L_I = CE(Q(G(z)), c) is the cross-entropy of Q's guess of the code that drew eac
     D step:  L_D + l * L_I        Q (and the body it shares with D) learns to read c off G(z)
     G step:  L_G + l * L_I        G learns to draw fakes whose c can be read
 
-So G is rewarded for making the K codes draw K kinds of image that can be told apart; on
-MNIST they come to stand for the digits, found without labels. (H(c) - L_I is the paper's
-lower bound on the mutual information I(c; G(z)); H(c) = log K is a constant.) Real images
-have no code: Q's outputs get no gradient from them.
+So G is rewarded for making the K codes draw K kinds of image that can be told apart (on
+MNIST, mostly the digits, found without labels); H(c) - L_I is the paper's lower bound on
+the mutual information I(c; G(z)). Real images have no code (npgan.losses.info_term).
 """
 
 import numpy as np
@@ -46,11 +45,11 @@ import numpy as np
 from npgan.backend import get_array_module, load_backend, to_device, to_host
 from npgan.checkpoint import CheckpointError, check_arrays
 from npgan.latent import draw_latent
-from npgan.losses import bce_with_logits, mode_seeking as mode_seeking_loss, softmax_cross_entropy
+from npgan.losses import bce_with_logits, info_term, mode_seeking as mode_seeking_loss
 from npgan.models import GANConfig, build_networks, config_from_dict
 from npgan.ema import FlatAverage, average_weights, decay as ema_decay
 from npgan.nn import BatchNorm1d, BatchNorm2d, Dropout, input_grad_only
-from npgan.optim import Adam, RMSprop
+from npgan.optim import make_optimizer
 
 HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
 
@@ -58,19 +57,6 @@ HISTORY_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
 def settings_arguments(settings):
     """GANTrainer's keyword arguments from its ``settings`` dict (betas back to a tuple)."""
     return {k: tuple(v) if k == "betas" else v for k, v in settings.items()}
-
-
-OPTIMIZERS = ("adam", "rmsprop")
-
-
-def make_optimizer(name, params, lr, betas, *, fast=False):
-    """``adam``: Adam(lr, betas) as in DCGAN.  ``rmsprop``: RMSprop(lr) with PyTorch's alpha.
-    ``fast``: the optimizers' fast path (packed, chunked, in place; see npgan.optim)."""
-    if name == "adam":
-        return Adam(params, lr=lr, betas=betas, fast=fast)
-    if name == "rmsprop":
-        return RMSprop(params, lr=lr, fast=fast)
-    raise ValueError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}")
 
 
 def forward(net, x, labels):
@@ -206,9 +192,8 @@ class GANTrainer:
         return stats if not self.info else {**stats, "info_loss": info}
 
     def plain_step(self, real, labels, z, fake_labels):
-        """The textbook step, as the module docstring writes it. Returns the D loss, the G
-        loss, D's verdicts (logits) on the real and the fake batch in the D step, and L_I of
-        the G step (0 without InfoGAN's code head)."""
+        """The textbook step, as the module docstring writes it. Returns the D and G losses,
+        D's verdicts (logits) on real and fake in the D step, and the G step's L_I (or 0)."""
         G, D = self.G, self.D
         fake = forward(G, z, fake_labels)                       # (B, image_dim)
         codes = self.codes(z)                                   # (B,) InfoGAN's c, or None
@@ -237,25 +222,14 @@ class GANTrainer:
         return loss_real + loss_fake, loss_g, logits_real[:, :1], logits_fake[:, :1], info
 
     def codes(self, z):
-        """InfoGAN's codes c: (B,), which component drew each row of z (the 1 in its first K
-        entries); None without the code head."""
+        """InfoGAN's c: (B,), the component that drew each row of z; None without Q."""
         return self.xp.argmax(z[:, :self.cfg.latent_components], axis=1) if self.info else None
 
     def with_info(self, out, dverdict, codes=None):
-        """InfoGAN's term on D's output ``out``, (B, 1 + K): returns (L_I, dL/dout), where
-        dL/dout holds ``dverdict`` (the BCE's gradient, (B, 1)) in the verdict's column and,
-        for a fake batch (``codes`` given), info_weight * dL_I/dQ in Q's K columns, L_I =
-        CE(out[:, 1:], codes); zeros there for a real batch. Without the code head D's output
-        is the verdict alone: (0, dverdict)."""
-        if not self.info:
-            return 0.0, dverdict
-        dout = self.xp.zeros_like(out)
-        dout[:, :1] = dverdict
-        if codes is None:
-            return 0.0, dout
-        info, dq = softmax_cross_entropy(out[:, 1:], codes)    # (B, K)
-        dout[:, 1:] = self.info * dq
-        return info, dout
+        """(L_I, dL/dout) for D's output ``out``: InfoGAN's term beside the BCE's gradient
+        ``dverdict`` (npgan.losses.info_term; ``codes`` for a fake batch). Without the code
+        head D's output is the verdict alone: (0, dverdict)."""
+        return info_term(out, dverdict, codes, self.info) if self.info else (0.0, dverdict)
 
     def fast_step(self, real, labels, z, fake_labels):
         """Fast path: ``plain_step``'s numbers with three kinds of work skipped. Each was

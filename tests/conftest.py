@@ -21,7 +21,7 @@ settings.register_profile("default", derandomize=True, deadline=None)
 settings.register_profile("explore", max_examples=500, deadline=None)
 settings.load_profile("default")
 
-from npgan.gradcheck import check_module
+from npgan.gradcheck import check_module, numerical_gradient, rel_error
 
 TOL = 1e-6
 _worst = {}
@@ -39,6 +39,21 @@ def assert_grads_match(module, x, *, tol=TOL, rng=None, label=None):
 
 def record_error(label, error):
     _worst[label] = max(_worst.get(label, 0.0), error)
+
+
+def check_grads_before_step(trainer, net, loss):
+    """Make ``trainer``'s optimizer of ``net`` ("G" or "D") check, when it is about to step
+    (the step's gradients complete, the weights not yet moved), every parameter's .grad
+    against finite differences of ``loss()``. Returns the list their relative errors go into."""
+    module, opt = getattr(trainer, net), getattr(trainer, "opt_" + net.lower())
+    errors, step = [], opt.step
+
+    def check_then_step():
+        for _, p in module.named_parameters():
+            errors.append(rel_error(p.grad.copy(), numerical_gradient(loss, p.data)))
+        step()
+    opt.step = check_then_step
+    return errors
 
 
 def off_kink(rng, shape, margin=0.05):

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from npgan.demos.flags import INFO_CODES
-from npgan.gradcheck import numerical_gradient, rel_error
 from npgan.latent import code_grid, draw_latent
 from npgan.losses import bce_with_logits, softmax_cross_entropy
 from npgan.models import DCGANConfig, GANConfig
@@ -17,7 +16,7 @@ from npgan.run import fixed_noise
 from npgan.run_state import load_run
 from npgan.sample import slerp, within_component
 from npgan.train import GANTrainer
-from conftest import TOL, record_error
+from conftest import TOL, check_grads_before_step, record_error
 from small_runs import demo, sample, small_checkpoint
 
 SMALL = dict(latent_dim=5, latent_components=3, info_weight=0.7, g_hidden=(5, 6),
@@ -53,18 +52,13 @@ def test_the_d_step_descends_l_d_plus_weighted_l_i(name, fast):
     fake = t.G(z)                                   # the step's fakes: G has not moved yet
     for m in t.G.modules():
         m.cache = None
-    errors, d_step = [], t.opt_d.step
 
-    def check_then_step():                      # D's grads are complete; D not yet moved
-        def loss():
-            out_fake = t.D(fake)
-            return (bce_with_logits(t.D(real)[:, :1], 1.0)[0]
-                    + bce_with_logits(out_fake[:, :1], 0.0)[0]
-                    + cfg.info_weight * info_loss(out_fake, z, cfg))
-        for _, p in t.D.named_parameters():
-            errors.append(rel_error(p.grad.copy(), numerical_gradient(loss, p.data)))
-        d_step()
-    t.opt_d.step = check_then_step
+    def loss():
+        out_fake = t.D(fake)
+        return (bce_with_logits(t.D(real)[:, :1], 1.0)[0]
+                + bce_with_logits(out_fake[:, :1], 0.0)[0]
+                + cfg.info_weight * info_loss(out_fake, z, cfg))
+    errors = check_grads_before_step(t, "D", loss)
     stats = t.train_step(real)
     assert len(errors) == len(t.D.parameters())
     assert 0 < stats["info_loss"] < 10
@@ -79,16 +73,11 @@ def test_the_g_step_descends_l_g_plus_weighted_l_i(fast):
     BCE(D(G(z))_0, 1) + w * L_I(D(G(z))_1.., c)."""
     cfg, rng = CONFIGS["infogan"], np.random.default_rng(4)
     t, z, real = trainer_with_fixed_noise(cfg, fast, rng)
-    errors, g_step = [], t.opt_g.step
 
-    def check_then_step():
-        def loss():
-            out = t.D(t.G(z))
-            return bce_with_logits(out[:, :1], 1.0)[0] + cfg.info_weight * info_loss(out, z, cfg)
-        for _, p in t.G.named_parameters():
-            errors.append(rel_error(p.grad.copy(), numerical_gradient(loss, p.data)))
-        g_step()
-    t.opt_g.step = check_then_step
+    def loss():
+        out = t.D(t.G(z))
+        return bce_with_logits(out[:, :1], 1.0)[0] + cfg.info_weight * info_loss(out, z, cfg)
+    errors = check_grads_before_step(t, "G", loss)
     t.train_step(real)
     assert len(errors) == len(t.G.parameters())
     record_error("infogan: trainer's G step with L_I", max(errors))

@@ -8,12 +8,11 @@ import pytest
 
 from npgan.demos.common import new_run_settings
 from npgan.demos.flags import PLAIN, build_parser
-from npgan.gradcheck import numerical_gradient, rel_error
 from npgan.losses import bce_with_logits
 from npgan.models import GANConfig
 from npgan.run_state import load_run
 from npgan.train import GANTrainer
-from conftest import TOL, record_error
+from conftest import TOL, check_grads_before_step, record_error
 from small_runs import demo, older_run_without
 
 CONFIGS = {    # D without BatchNorm: the fast step's joint [real; fake] batch; with: two batches
@@ -43,16 +42,11 @@ def test_the_d_step_descends_bce_of_real_to_1_minus_s(name, fast):
         m.cache = None
     extra = () if labels is None else (labels,)
     extra_fake = () if labels is None else (fake_labels,)
-    errors, d_step = [], t.opt_d.step
 
-    def check_then_step():                      # D's grads are complete; D not yet moved
-        def loss():
-            return (bce_with_logits(t.D(real, *extra), 1 - s)[0]
-                    + bce_with_logits(t.D(fake, *extra_fake), 0.0)[0])
-        for _, p in t.D.named_parameters():
-            errors.append(rel_error(p.grad.copy(), numerical_gradient(loss, p.data)))
-        d_step()
-    t.opt_d.step = check_then_step
+    def loss():
+        return (bce_with_logits(t.D(real, *extra), 1 - s)[0]
+                + bce_with_logits(t.D(fake, *extra_fake), 0.0)[0])
+    errors = check_grads_before_step(t, "D", loss)
     t.train_step(real, labels)
     assert len(errors) == len(t.D.parameters())
     record_error(f"{name}: trainer's D step with label smoothing", max(errors))
@@ -69,15 +63,10 @@ def test_the_g_step_still_descends_bce_of_fakes_to_1(fast):
     t = GANTrainer(cfg, seed=2, dtype=np.float64, fast=fast, label_smoothing=0.3)
     z = rng.standard_normal((6, cfg.latent_dim))
     t.noise = lambda n: z
-    errors, g_step = [], t.opt_g.step
 
-    def check_then_step():
-        def loss():
-            return bce_with_logits(t.D(t.G(z)), 1.0)[0]
-        for _, p in t.G.named_parameters():
-            errors.append(rel_error(p.grad.copy(), numerical_gradient(loss, p.data)))
-        g_step()
-    t.opt_g.step = check_then_step
+    def loss():
+        return bce_with_logits(t.D(t.G(z)), 1.0)[0]
+    errors = check_grads_before_step(t, "G", loss)
     t.train_step(real)
     assert len(errors) == len(t.G.parameters())
     record_error("gan: trainer's G step with label smoothing", max(errors))
