@@ -86,7 +86,8 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
                                  optimizer=settings["optimizer"], seed=settings["seed"],
                                  backend=settings["backend"], ema=settings["ema"],
                                  mode_seeking=settings["mode_seeking"],
-                                 label_smoothing=settings["label_smoothing"])
+                                 label_smoothing=settings["label_smoothing"],
+                                 lr_decay=settings["lr_decay"])
             history, info = None, {"dataset": dataset, **info, "batch_size": settings["batch_size"],
                                    "model": trainer.cfg.to_dict(), **trainer.settings}
             info["epochs"] = settings.get("epochs")
@@ -292,13 +293,15 @@ def new_run_settings(args, file_model, file_settings, shape, dataset):
         model.setdefault("d_label", "projection")   # README "Results": 99.9% against 90% labels
     # the fully connected GAN's own defaults per dataset (README "Results")
     own = (CONDITIONAL if conditional else PLAIN).get(dataset, {}) if mlp else {}
-    recorded = {"ema": 0.0, "mode_seeking": 0.0, "label_smoothing": 0.0} if own_run else {}
+    recorded = ({"ema": 0.0, "mode_seeking": 0.0, "label_smoothing": 0.0, "lr_decay": 0.0}
+                if own_run else {})
     settings = {**DEFAULTS, "betas": [0.5, 0.999], "backend": "numpy", "ema": EMA,
-                "mode_seeking": 0.0, "label_smoothing": 0.0, **({"lr": DCGAN_LR} if dcgan else {}),
+                "mode_seeking": 0.0, "label_smoothing": 0.0, "lr_decay": 0.0,
+                **({"lr": DCGAN_LR} if dcgan else {}),
                 **own, **recorded, **file_settings}
     settings.update({k: getattr(args, k) for k in ("batch_size", "lr", "seed", "optimizer",
                                                       "ema", "mode_seeking", "label_smoothing",
-                                                      "backend")
+                                                      "lr_decay", "backend")
                      if getattr(args, k) is not None})
     try:
         cfg = config_from_dict(model)
@@ -386,7 +389,7 @@ def check_resume_flags(parser, args, trainer, info, dataset):
               "optimizer": trainer.settings["optimizer"], "ema": trainer.settings["ema"],
               "mode_seeking": trainer.settings["mode_seeking"],
               "label_smoothing": trainer.settings["label_smoothing"],
-              "info": trainer.cfg.info_weight}
+              "lr_decay": trainer.settings["lr_decay"], "info": trainer.cfg.info_weight}
     for name, value in stored.items():
         given = getattr(args, name)
         if given is not None and given != value:

@@ -7,7 +7,8 @@ can be repeated from its folder (``--config runs/mnist/config.json --out runs/ag
       "about":      "optional free text: where the network comes from",
       "model":      {"latent_dim": 10, "g_hidden": [128, 256, 512, 1024], "output": "sigmoid", ...},
       "batch_size": 64, "epochs": 15, "lr": 0.0002, "betas": [0.5, 0.999],
-      "optimizer":  "adam", "seed": 0, "ema": 0.0, "mode_seeking": 0.0, "label_smoothing": 0.0
+      "optimizer":  "adam", "seed": 0, "ema": 0.0, "mode_seeking": 0.0, "label_smoothing": 0.0,
+      "lr_decay": 0.0
     }
 
 Only "model" is required. Its fields are those of ``GANConfig`` (the fully connected GAN,
@@ -17,8 +18,8 @@ command line override them. What a run records about itself is accepted too: "ba
 "max_steps" as settings, "data_dir" (the IDX demos' --data-dir) and "data" (the images
 demo's PATH, --size, --grey and --max-images, used when no PATH is given) as where the data
 was, and "dataset" as a note when it is not the demo's. A file that records its "backend" is
-a run's own, and a setting it does not name ("ema", "mode_seeking", "label_smoothing") is
-off, as it was then.
+a run's own, and a setting it does not name ("ema", "mode_seeking", "label_smoothing",
+"lr_decay") is off, as it was then.
 
 Unknown keys, values of the wrong kind and fields that contradict each other (a ``slope``
 when no layer is a LeakyReLU, ``--model dcgan`` for a fully connected file) are errors that
@@ -97,6 +98,7 @@ SETTINGS = {  # key -> (test, what it must be)
     "ema": (lambda v: _finite(v) and 0 <= v < 1, "a number in [0, 1)"),
     "mode_seeking": (lambda v: _finite(v) and v >= 0, "a number >= 0"),
     "label_smoothing": (lambda v: _finite(v) and 0 <= v < 1, "a number in [0, 1)"),
+    "lr_decay": (lambda v: _finite(v) and 0 <= v <= 1, "a number in [0, 1]"),
     "backend": (lambda v: v in BACKENDS, f"one of {', '.join(BACKENDS)}"),
     "dataset": (lambda v: isinstance(v, str), "a string"),
     "about": (lambda v: isinstance(v, str), "a string"),

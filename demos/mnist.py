@@ -15,7 +15,7 @@ DESCRIPTION = ("Train the classic fully connected GAN on MNIST with npgan's hand
                "cores, and their sample grids show one row per InfoGAN code (--info). "
                "Writes sample grids, loss curves, history.csv and a checkpoint. "
                "With --conditional, G draws the digit it is asked for (grids: one row per "
-               "digit; 30 epochs, about 9 minutes). "
+               "digit; 30 epochs, about 6 minutes). "
                "With --model dcgan, the convolutional GAN (about 10 minutes).")
 
 if __name__ == "__main__":

@@ -116,6 +116,9 @@ class Run:
             raise ValueError(f"batch_size {batch_size} is larger than the {len(images)} images")
         total = epochs * self.steps_per_epoch
         self.total_steps = total if max_steps is None else min(total, max_steps)
+        # The learning-rate schedule (lr_decay) spans the epochs asked for: --max-steps stops
+        # such a run early, as Ctrl-C would, and --resume continues the same schedule
+        trainer.total_steps = total
         self.checkpoint_path = os.path.join(out_dir, "checkpoint.npz")
         # The last good checkpoint: the one resumed from, until this run writes its own.
         self.last_saved = (resumed_from, trainer.step) if resumed_from else None
@@ -187,6 +190,7 @@ class Run:
         t = self.trainer
         stand_in = type(t)(t.cfg, dtype=t.dtype, backend=t.xp, fast=t.fast,
                            **settings_arguments(t.settings))
+        stand_in.total_steps = t.total_steps            # the run's learning-rate schedule
 
         def measure(steps):
             return [timed(stand_in.train_step, *batch)[1] for _ in range(steps)]
@@ -247,9 +251,11 @@ class Run:
     def log_start(self):
         t, what = self.trainer, self.info.get("dataset", "data")
         resumed = f", resumed from {self.resumed_from}" if self.resumed_from else ""
+        f = t.settings.get("lr_decay", 0)
+        decay = (f" (to 0 over the last {f:.0%} of the {t.total_steps} steps)" if f else "")
         self.log(f"start: training on {what} from step {t.step} to step {self.total_steps} "
                  f"({self.epochs} epochs of {self.steps_per_epoch} steps{resumed}); batch "
-                 f"{self.batch_size}, lr {t.settings['lr']:g}, seed {t.settings['seed']}")
+                 f"{self.batch_size}, lr {t.settings['lr']:g}{decay}, seed {t.settings['seed']}")
 
     def log_stop(self, e):
         """Log why training stopped early; a log that cannot be written does not hide that."""

@@ -38,6 +38,15 @@ L_I = CE(Q(G(z)), c) is the cross-entropy of Q's guess of the code that drew eac
 So G is rewarded for making the K codes draw K kinds of image that can be told apart (on
 MNIST, mostly the digits, found without labels); H(c) - L_I is the paper's lower bound on
 the mutual information I(c; G(z)). Real images have no code (npgan.losses.info_term).
+
+With ``lr_decay`` f > 0, both learning rates fall linearly to 0 over the last f of the run's
+``total_steps`` T (``decayed_lr``; npgan.run.Run sets T from the run's epochs):
+
+    lr_t = lr * min(1, (T - t) / (f T))            step t = 0 .. T - 1
+
+Late in training the steps shrink, so G settles instead of circling around where its samples
+are good. With f = 0.5 this is CycleGAN's schedule (Zhu et al. 2017: the first half of the
+epochs at the full rate, then linearly to zero); its measured effect: README "Results".
 """
 
 import numpy as np
@@ -64,6 +73,18 @@ def forward(net, x, labels):
     return net(x) if labels is None else net(x, labels)
 
 
+def decayed_lr(lr, step, total_steps, fraction):
+    """The learning rate of step ``step`` (0-based) of a run of ``total_steps``: ``lr`` until the
+    last ``fraction`` of the steps, then falling linearly towards 0 (module docstring):
+
+        lr_t = lr * min(1, (T - t) / (f T))
+
+    The last step takes lr / (f T); steps past T take 0. ``fraction`` 0: ``lr`` throughout."""
+    if not fraction:
+        return lr
+    return lr * min(1.0, max(0.0, (total_steps - step) / (fraction * total_steps)))
+
+
 def mean_sigmoid(logits):
     """Mean of sigmoid(logits) as a float: the average probability D assigns to 'real'."""
     return float((0.5 * (1 + get_array_module(logits).tanh(0.5 * logits))).mean())
@@ -85,12 +106,16 @@ class GANTrainer:
     ``ema``: keep G_ema, the average of G's weights that sampling uses (``update_ema``; 0: off).
     ``mode_seeking``: the weight w of MSGAN's term in G's loss (module docstring; 0: off).
     ``label_smoothing``: s, D's target for real images is 1 - s (module docstring; 0: off).
+    ``lr_decay``: f, the learning rates fall linearly to 0 over the last f of the run's steps
+    (module docstring; 0: off); it needs ``total_steps``, the run's length, set before the
+    first step (npgan.run.Run sets it from its epochs). It then sets both optimizers' ``lr``
+    before every step, from ``settings["lr"]``.
     The d_loss and g_loss that ``train_step`` reports are the adversarial parts alone.
     """
 
     def __init__(self, cfg=GANConfig(), *, lr=2e-4, betas=(0.5, 0.999), optimizer="adam",
                  seed=0, dtype=np.float32, backend="numpy", fast=True, ema=0.0, mode_seeking=0.0,
-                 label_smoothing=0.0):
+                 label_smoothing=0.0, lr_decay=0.0):
         self.xp = load_backend(backend)        # first: a missing GPU is reported before any work
         self.cfg, self.dtype, self.fast = cfg, dtype, fast
         if not 0 <= ema < 1:
@@ -99,9 +124,12 @@ class GANTrainer:
             raise ValueError(f"mode_seeking must be >= 0 (0: off), got {mode_seeking}")
         if not 0 <= label_smoothing < 1:
             raise ValueError(f"label_smoothing must be in [0, 1) (0: off), got {label_smoothing}")
+        if not 0 <= lr_decay <= 1:
+            raise ValueError(f"lr_decay must be in [0, 1] (0: off), got {lr_decay}")
         self.settings = {"lr": lr, "betas": list(betas), "optimizer": optimizer, "seed": seed,
                          "ema": ema, "mode_seeking": mode_seeking,
-                         "label_smoothing": label_smoothing}
+                         "label_smoothing": label_smoothing, "lr_decay": lr_decay}
+        self.total_steps = None                         # the run's length, for lr_decay
         self.mode_seeking = mode_seeking
         self.info = cfg.info_weight                     # InfoGAN's l (module docstring; 0: off)
         self.real_target = 1.0 - label_smoothing        # D's target for real images
@@ -180,6 +208,8 @@ class GANTrainer:
                              if self.conditional else "a plain GAN's train_step takes no labels")
         real = to_device(real, self.xp)
         labels = None if labels is None else to_device(labels, self.xp)
+        if self.settings["lr_decay"]:
+            self.set_lr(self.step)
         z = self.noise(real.shape[0])
         fake_labels = self.random_labels(real.shape[0]) if self.conditional else None
         step = self.fast_step if self.fast else self.plain_step
@@ -190,6 +220,14 @@ class GANTrainer:
         stats = {"d_loss": loss_d, "g_loss": loss_g,
                  "d_real": mean_sigmoid(logits_real), "d_fake": mean_sigmoid(logits_fake)}
         return stats if not self.info else {**stats, "info_loss": info}
+
+    def set_lr(self, step):
+        """Both optimizers take ``decayed_lr`` for ``step`` of the run's ``total_steps``."""
+        if self.total_steps is None:
+            raise ValueError("lr_decay needs the run's length: set trainer.total_steps (the "
+                             "number of steps the run will take) before training")
+        self.opt_g.lr = self.opt_d.lr = decayed_lr(self.settings["lr"], step, self.total_steps,
+                                                   self.settings["lr_decay"])
 
     def plain_step(self, real, labels, z, fake_labels):
         """The textbook step, as the module docstring writes it. Returns the D and G losses,

@@ -164,7 +164,8 @@ def test_threads_flag_and_environment(monkeypatch):
         set_threads(1)
 
 
-def test_the_probes_never_change_the_run(tmp_path, monkeypatch):
+@pytest.mark.parametrize("lr_decay", [0.0, 0.5])     # 0.5: the stand-in needs the run's length
+def test_the_probes_never_change_the_run(tmp_path, monkeypatch, lr_decay):
     """The probes train a stand-in, never the run: a run that probes every 40 steps ends with
     the weights of one that never probes. (The probes' thread changes are recorded, not made,
     so that only the stand-in can make a difference; which count BLAS uses is its business.)"""
@@ -175,7 +176,7 @@ def test_the_probes_never_change_the_run(tmp_path, monkeypatch):
     asked = []
 
     def train(tuner):
-        trainer = GANTrainer(SMALL, seed=0)
+        trainer = GANTrainer(SMALL, seed=0, lr_decay=lr_decay)
         Run(trainer, small_images(), tmp_path / str(len(asked)), batch_size=32, epochs=20,
             info=INFO, quiet=True, tuner=tuner).train()
         return [p.data.copy() for p in trainer.G.parameters() + trainer.D.parameters()]
