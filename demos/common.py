@@ -390,6 +390,12 @@ def check_resume_flags(parser, args, trainer, info, dataset):
               "mode_seeking": trainer.settings["mode_seeking"],
               "label_smoothing": trainer.settings["label_smoothing"],
               "lr_decay": trainer.settings["lr_decay"], "info": trainer.cfg.info_weight}
+    decay = trainer.settings["lr_decay"]
+    if decay and args.epochs is not None and info.get("epochs") not in (None, args.epochs):
+        parser.error(f"--epochs {args.epochs} would change this run's learning-rate schedule "
+                     f"(--lr-decay {decay:g}: to 0 over the last {decay:.0%} of its "
+                     f"{info['epochs']} epochs); a resumed run keeps its own: leave out --epochs, "
+                     "or start a new run")
     for name, value in stored.items():
         given = getattr(args, name)
         if given is not None and given != value:

@@ -19,7 +19,7 @@ DCGAN_LR = 5e-4
 EMA = 0.999        # the default average of G's weights (Yazici et al. 2019; README "Results")
 # The fully connected cGAN's settings that differ from the plain GAN's defaults, per dataset
 # (README "Results": on MNIST, MSGAN's mode-seeking term and a shorter average of G's weights
-# drew digits as varied as the data's, and with a learning rate that falls to 0 over the
+# drew more varied digits, closer to the data's, and with a learning rate that falls to 0 over the
 # second half of the run, half the term's weight did best; on Fashion-MNIST every weight of
 # the term tried did worse, so it keeps the plain defaults).
 CONDITIONAL = {"mnist": {"mode_seeking": 0.5, "ema": 0.99, "lr_decay": 0.5}}
@@ -181,11 +181,12 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
                    help=f"learning rate of both optimizers (default {DEFAULTS['lr']:g}, or "
                         f"{DCGAN_LR:g} with --model dcgan)")
     p.add_argument("--lr-decay", type=unit_fraction, default=None, metavar="F",
-                   help="both learning rates fall linearly to 0 over the last F of the run's "
-                        "steps (npgan/train.py decayed_lr; 0.5: the first half of the epochs at "
-                        "the full rate, as CycleGAN trains; 0: off; default "
+                   help="both learning rates fall linearly to 0 over the last F of the steps "
+                        "of the epochs asked for (npgan/train.py decayed_lr; 0.5: the first half "
+                        "of the epochs at the full rate, as CycleGAN trains; --max-steps stops a "
+                        "run early without changing it; 0: off; default "
                         + (f"{own['lr_decay']:g}{cgan}, else 0" if "lr_decay" in own else "0")
-                        + "; a resumed run keeps its own)")
+                        + "; a resumed run keeps its own, and its --epochs)")
     p.add_argument("--latent-dim", type=positive(int), default=None,
                    help=f"size of the noise vector z, InfoGAN's codes included (default "
                         f"{DEFAULTS['latent_dim']})")

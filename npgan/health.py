@@ -115,7 +115,7 @@ def d_wins_advice(label_smoothing=0.0):
     return (
         "D tells almost every fake from real, and G, which learns only through D, gets little "
         "guidance. It can pass on its own; if it lasts, what usually helps: a lower learning "
-        "rate for D (trainer.opt_d.lr in Python) or for both (--lr); making D less sure of "
+        "rate for D (trainer.opt_d.lr in Python, where no lr_decay sets it each step) or for both (--lr); making D less sure of "
         f"itself, with {smoothing} or dropout in D (\"d_dropout\" in a --config file); and "
         "checking that real and generated images are scaled the same way (a Tanh G makes "
         "[-1, 1], a Sigmoid G [0, 1]; the demos scale the data to G's range).")

@@ -33,8 +33,9 @@ def test_decayed_lr_is_flat_then_a_straight_line_to_zero(fraction):
 def test_each_step_moves_the_weights_by_its_decayed_rate(rng):
     """Adam's step is lr times a function of the gradients alone (lr m_hat / (sqrt(v_hat) +
     eps)), so two trainers from the same state take D steps in the ratio of their rates (D
-    steps first; G's gradient then goes through D's new weights, which differ): a schedule over T = 4 steps with f = 1 takes lr, 3/4
-    lr, 1/2 lr, 1/4 lr; the first step equals the undecayed trainer's, bit for bit."""
+    steps first; G's gradient then goes through D's new weights, which differ). A schedule
+    over T = 4 steps with f = 1 takes lr, 3/4 lr, 1/2 lr, 1/4 lr; its first step equals the
+    undecayed trainer's, bit for bit."""
     real = rng.uniform(-1, 1, (6, CFG.image_dim))
     flat = GANTrainer(CFG, seed=2, dtype=np.float64)
     decayed = GANTrainer(CFG, seed=2, dtype=np.float64, lr_decay=1.0)
@@ -75,17 +76,26 @@ def demo_run(capsys, folder, *flags):
 
 def test_a_stopped_run_resumes_on_the_same_schedule(capsys, tmp_path, no_plots):
     """--max-steps stops a decaying run early, as Ctrl-C would; --resume then finishes it
-    bit for bit as the run that never stopped: the schedule spans the epochs asked for."""
+    bit for bit as the run that never stopped: the schedule spans the epochs asked for. A
+    resume that would stretch the schedule (other --epochs) is refused; the flat run differs."""
     mnist_dir = write_data_dir(tmp_path / "data")
     flags = ("--conditional", "--lr-decay", "0.5", "--threads", "1")
     demo_run(capsys, mnist_dir, *flags, "--out", tmp_path / "whole")
     demo_run(capsys, mnist_dir, *flags, "--out", tmp_path / "part", "--max-steps", "7")
     part = load_run(tmp_path / "part" / "checkpoint.npz")[0]
     assert part.step == 7
+    code, _, err = demo(capsys, "--resume", tmp_path / "part" / "checkpoint.npz", "--epochs",
+                        "3", "--data-dir", mnist_dir)
+    assert code == 2 and "--epochs 3 would change this run's learning-rate schedule" in err
     demo_run(capsys, mnist_dir, "--resume", tmp_path / "part" / "checkpoint.npz",
              "--threads", "1")
     assert_same_checkpoint(tmp_path / "whole" / "checkpoint.npz",
                            tmp_path / "part" / "checkpoint.npz")
+    demo_run(capsys, mnist_dir, "--conditional", "--lr-decay", "0", "--threads", "1",
+             "--out", tmp_path / "flat")            # the same run at a flat rate: it differs
+    with pytest.raises(AssertionError, match="arrays differ"):
+        assert_same_checkpoint(tmp_path / "whole" / "checkpoint.npz",
+                               tmp_path / "flat" / "checkpoint.npz")
     log = (tmp_path / "whole" / "log.txt").read_text()
     assert "lr 0.0002 (to 0 over the last 50% of the 12 steps)" in log
 
