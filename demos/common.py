@@ -137,6 +137,14 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
               "where this run would stop (--max-steps and --epochs count every step of the run, "
               "the resumed ones included)", file=sys.stderr)
         return 2
+    if trainer.step == run.total_steps:
+        print(f"note: the checkpoint is already at step {trainer.step}, where this run stops "
+              f"({plural(info['epochs'], 'epoch')}" + (f", --max-steps {args.max_steps}"
+                                                         if args.max_steps else "")
+              + "): nothing to train; its pictures and scores are written again", file=sys.stderr)
+    elif args.max_steps and args.max_steps > run.total_steps:
+        print(f"note: --max-steps {args.max_steps} is beyond the {plural(info['epochs'], 'epoch')}"
+              f" ({run.total_steps} steps); the run stops there", file=sys.stderr)
     try:
         os.makedirs(out, exist_ok=True)
         if args.overwrite and not args.resume:

@@ -198,7 +198,8 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
                    help=f"output folder (default runs/{dataset}/; runs/{dataset}_conditional/ "
                         f"with --conditional; runs/{dataset}_dcgan/ and "
                         f"runs/{dataset}_dcgan_conditional/ with --model dcgan; "
-                        f"runs/{dataset}_NAME/ with --config NAME, a shipped network)"
+                        f"runs/{dataset}_NAME/ with --config NAME, a shipped network, "
+                        "_dcgan and _conditional following for such a network)"
                    if data_dir else f"output folder (default runs/{dataset}/; runs/{dataset}_dcgan/ "
                         f"with --model dcgan; runs/{dataset}_NAME/ with --config NAME, a shipped "
                         "network)")

@@ -45,7 +45,7 @@ from npgan.models import image_shape_of
 from npgan.plots import save_health_curves, save_image_grid, save_loss_curves
 from npgan.run_state import health_arrays
 from npgan.threads import timed
-from npgan.train import HISTORY_KEYS, settings_arguments
+from npgan.train import HISTORY_KEYS, decayed_lr, settings_arguments
 
 N_FIXED = 64
 MAX_EPOCH_OUTPUTS = 50              # at most this many per-epoch grids, checks and checkpoints
@@ -251,8 +251,11 @@ class Run:
     def log_start(self):
         t, what = self.trainer, self.info.get("dataset", "data")
         resumed = f", resumed from {self.resumed_from}" if self.resumed_from else ""
-        f = t.settings.get("lr_decay", 0)
-        decay = (f" (to 0 over the last {f:.0%} of the {t.total_steps} steps)" if f else "")
+        f = t.settings["lr_decay"]
+        now = (f"; {decayed_lr(t.settings['lr'], t.step, t.total_steps, f):.3g} at step {t.step}"
+               if t.step else "")                                   # a resumed run's rate
+        decay = (f" (to 0 over the last {100 * f:.3g}% of the {t.total_steps} steps{now})"
+                 if f else "")
         self.log(f"start: training on {what} from step {t.step} to step {self.total_steps} "
                  f"({self.epochs} epochs of {self.steps_per_epoch} steps{resumed}); batch "
                  f"{self.batch_size}, lr {t.settings['lr']:g}{decay}, seed {t.settings['seed']}")

@@ -98,6 +98,11 @@ def test_a_stopped_run_resumes_on_the_same_schedule(capsys, tmp_path, no_plots):
                                tmp_path / "flat" / "checkpoint.npz")
     log = (tmp_path / "whole" / "log.txt").read_text()
     assert "lr 0.0002 (to 0 over the last 50% of the 12 steps)" in log
+    # the resumed run's log says the rate it resumed at: step 7 of 12, 5/6 of the rate
+    assert "50% of the 12 steps; 0.000167 at step 7)" in (tmp_path / "part" / "log.txt").read_text()
+    code, _, err = demo(capsys, "--resume", tmp_path / "part" / "checkpoint.npz",
+                        "--data-dir", mnist_dir, "--threads", "1")
+    assert code == 0 and "already at step 12, where this run stops (2 epochs): nothing to" in err
 
 
 def test_the_default_decays_for_the_fully_connected_mnist_cgan_only(capsys, tmp_path):
