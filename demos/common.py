@@ -18,6 +18,7 @@ from npgan.demos.flags import (CONDITIONAL, CONDITIONAL_EPOCHS, DCGAN_EPOCHS, DC
                                DCGAN_MODEL, DEFAULTS, EMA, INFO_CODES, PLAIN_EPOCHS, PLAIN_MODEL,
                                build_parser, plural)
 from npgan.models import DCGANConfig, config_from_dict, image_shape_of, shape_fields
+from npgan.nn import BatchNorm1d, BatchNorm2d
 from npgan.run import Run, TrainingDiverged
 from npgan.run_state import load_run
 from npgan.memory import keep_freed_memory
@@ -52,6 +53,8 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
     if add_arguments:
         add_arguments(parser)
     args = parser.parse_args(argv)
+    if args.resume and os.path.isdir(args.resume):          # a run's folder: its checkpoint
+        args.resume = os.path.join(args.resume, "checkpoint.npz")
     file_path, file_model, file_settings = apply_config_file(parser, args, dataset)
     if args.upsample and args.model != "dcgan" and not args.resume:
         parser.error("--upsample is for --model dcgan")
@@ -113,6 +116,13 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
     if info["batch_size"] > len(images):
         print(f"error: a batch of {info['batch_size']} is larger than the {len(images)} training "
               "images", file=sys.stderr)
+        return 2
+    batchnorm = [m for net in (trainer.G, trainer.D) for m in net.modules()
+                 if isinstance(m, (BatchNorm1d, BatchNorm2d))]
+    if batchnorm and info["batch_size"] < 2:
+        print(f"error: a batch of {info['batch_size']} image: this network's BatchNorm layers "
+              "normalize over the batch and need at least 2 (--batch-size 2 or more)",
+              file=sys.stderr)
         return 2
     if default_steps:                   # as many epochs as make about default_steps steps
         default_epochs = max(1, round(default_steps / (len(images) // info["batch_size"])))

@@ -208,7 +208,7 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
     p.add_argument("--checkpoint-every", type=positive(int), default=None, metavar="STEPS",
                    help="also write checkpoint.npz every STEPS steps (always after each epoch)")
     p.add_argument("--resume", metavar="CKPT", default=None,
-                   help="continue the run saved in this checkpoint.npz")
+                   help="continue the run saved in this checkpoint.npz (or in this run folder)")
     if data_dir:
         p.add_argument("--data-dir", default=None,
                        help="read the four IDX files from this folder instead of the default")

@@ -36,7 +36,10 @@ DEMO_CASES = {   # name: (flags, what the message must say)
     "missing data folder": (["--data-dir", "nowhere"],
                             "error: nowhere/train-images-idx3-ubyte.gz: no such file"),
     "missing checkpoint": (["--resume", "nothing.npz"], "error: checkpoint nothing.npz does not exist"),
-    "checkpoint is a folder": (["--resume", "."], "error: cannot read checkpoint .: Is a directory"),
+    "a folder without a checkpoint": (["--resume", "."],       # a run's folder: its checkpoint
+                                      "error: checkpoint ./checkpoint.npz does not exist"),
+    "batch of 1 with BatchNorm": (["--batch-size", "1"],
+                                  "error: a batch of 1 image: this network's BatchNorm layers"),
 }
 
 

@@ -87,7 +87,7 @@ def test_a_stopped_run_resumes_on_the_same_schedule(capsys, tmp_path, no_plots):
     code, _, err = demo(capsys, "--resume", tmp_path / "part" / "checkpoint.npz", "--epochs",
                         "3", "--data-dir", mnist_dir)
     assert code == 2 and "--epochs 3 would change this run's learning-rate schedule" in err
-    demo_run(capsys, mnist_dir, "--resume", tmp_path / "part" / "checkpoint.npz",
+    demo_run(capsys, mnist_dir, "--resume", tmp_path / "part",   # a run's folder will do
              "--threads", "1")
     assert_same_checkpoint(tmp_path / "whole" / "checkpoint.npz",
                            tmp_path / "part" / "checkpoint.npz")
