@@ -45,7 +45,8 @@ from npgan.models import image_shape_of
 from npgan.plots import save_health_curves, save_image_grid, save_loss_curves
 from npgan.run_state import health_arrays
 from npgan.threads import timed
-from npgan.train import HISTORY_KEYS, decayed_lr, settings_arguments
+from npgan.train import HISTORY_KEYS, decayed_lr
+from npgan.train_state import settings_arguments
 
 N_FIXED = 64
 MAX_EPOCH_OUTPUTS = 50              # at most this many per-epoch grids, checks and checkpoints
