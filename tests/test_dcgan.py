@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from npgan.checkpoint import load_checkpoint, save_checkpoint
-from npgan.demos.common import new_run_settings
+from npgan.demos.run_settings import new_run_settings
 from npgan.demos.config_file import read_config_file
 from npgan.demos.flags import DCGAN_LR, DCGAN_MODEL, build_parser
 from npgan.evaluate import main as evaluate_main

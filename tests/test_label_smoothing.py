@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from npgan.demos.common import new_run_settings
+from npgan.demos.run_settings import new_run_settings
 from npgan.demos.flags import PLAIN, build_parser
 from npgan.losses import bce_with_logits
 from npgan.models import GANConfig

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from npgan.demos.common import new_run_settings
+from npgan.demos.run_settings import new_run_settings
 from npgan.demos.flags import CONDITIONAL, build_parser
 from npgan.models import GANConfig
 from npgan.run_state import load_run

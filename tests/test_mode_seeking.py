@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from npgan.demos.common import new_run_settings
+from npgan.demos.run_settings import new_run_settings
 from npgan.demos.flags import CONDITIONAL, EMA, build_parser
 from npgan.gradcheck import check_function, numerical_gradient, rel_error
 from npgan.losses import bce_with_logits, mode_seeking
