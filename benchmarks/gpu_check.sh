@@ -12,7 +12,7 @@
 #   1 versions     nvidia-smi, Python, NumPy, CuPy (cupy.show_config()), PyTorch and its CUDA
 #   2 imports      npgan and npgan.demos import from this checkout (see "npgan.demos" below)
 #   3 cupy         npgan.backend.load_backend("cupy") and a small product checked against NumPy
-#   4 tests        pytest tests/test_backend.py tests/test_gpu.py: on CuPy and on the strict
+#   4 tests        pytest tests/test_backend*.py tests/test_gpu.py: on CuPy and on the strict
 #                  backend; fails if no test ran on CuPy
 #   5-8 demos      300-step MNIST runs on the GPU, GAN and cGAN (--eval-samples 1000), and
 #                  npgan.sample grids drawn on the GPU from their checkpoints
@@ -207,7 +207,7 @@ print("backend works:", xp.__name__, "on", name.decode() if isinstance(name, byt
 ON_CUPY='\[cupy[^ ]*\] PASSED'
 [ "$BACKEND" = cupy ] || ON_CUPY=" passed"
 step tests 240 "$ON_CUPY" "$PY" -m pytest -v -rs -p no:cacheprovider "$ROOT/tests/test_backend.py" \
-    "$ROOT/tests/test_gpu.py"
+    "$ROOT/tests/test_backend_training.py" "$ROOT/tests/test_gpu.py"
 
 # -- 5-11: demo runs on the GPU, sampling, checkpoints across backends ---------------------------
 DEMO=("$PY" -m npgan.demos.mnist --quiet)

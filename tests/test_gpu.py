@@ -1,12 +1,12 @@
 """What issue 17 checks on a real GPU, beyond tests/test_backend.py, runnable without one.
 
-Every test runs on each device backend of tests/test_backend.py: ``strict``
+Every test runs on each device backend of tests/devices.py: ``strict``
 (tests/strict_backend.py, always: CuPy's refusals with NumPy's arithmetic, so its results are
 bit-identical) and ``cupy`` where CuPy finds a GPU (there the results agree to float32
 tolerance). CI without a GPU exercises the same code paths; benchmarks/gpu_check.sh runs this
 file on the GPU.
 
-test_backend.py already covers: the default (fast) step of a GAN and a cGAN against NumPy for
+test_backend.py and test_backend_training.py already cover: the default (fast) step of a GAN and a cGAN against NumPy for
 three steps, gradient checks of every layer, and a device checkpoint that samples on both
 backends and resumes reproducibly. This file adds:
 
@@ -29,7 +29,8 @@ from npgan.models import GANConfig
 from npgan.train import GANTrainer
 from small_runs import SMALL, small_images
 from strict_backend import strict
-from test_backend import CSMALL, DEVICES
+from devices import DEVICES
+from test_backend_training import CSMALL
 
 LR = 2e-4                                   # GANTrainer's default; a weight moves ~LR a step
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from test_backend import CUPY
+from devices import CUPY
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_check.sh"
 
