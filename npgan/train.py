@@ -204,7 +204,7 @@ class GANTrainer(TrainerState):
         real = to_device(real, self.xp)
         labels = None if labels is None else to_device(labels, self.xp)
         if self.settings["lr_decay"]:
-            self.set_lr(self.step)
+            self.set_lr()
         z = self.noise(real.shape[0])
         fake_labels = self.random_labels(real.shape[0]) if self.conditional else None
         step = self.fast_step if self.fast else self.plain_step
@@ -216,12 +216,12 @@ class GANTrainer(TrainerState):
                  "d_real": mean_sigmoid(logits_real), "d_fake": mean_sigmoid(logits_fake)}
         return stats if not self.info else {**stats, "info_loss": info}
 
-    def set_lr(self, step):
-        """Both optimizers take ``decayed_lr`` for ``step`` of the run's ``total_steps``."""
+    def set_lr(self):
+        """Both optimizers take ``decayed_lr`` for the coming step of the run's ``total_steps``."""
         if self.total_steps is None:
             raise ValueError("lr_decay needs the run's length: set trainer.total_steps (the "
                              "number of steps the run will take) before training")
-        self.opt_g.lr = self.opt_d.lr = decayed_lr(self.settings["lr"], step, self.total_steps,
+        self.opt_g.lr = self.opt_d.lr = decayed_lr(self.settings["lr"], self.step, self.total_steps,
                                                    self.settings["lr_decay"])
 
     def plain_step(self, real, labels, z, fake_labels):
