@@ -324,6 +324,12 @@ def main():
         if {"npgan", "floor", "floor+opt"} <= set(med):
             print(f"  npgan time / floor time: {med['npgan'] / med['floor']:.2f}x; "
                   f"/ floor+opt time: {med['npgan'] / med['floor+opt']:.2f}x")
+        if {"pytorch", "floor"} <= set(med) and med["floor"] >= med["pytorch"]:
+            # PyTorch's CPU kernels are its own (oneDNN, MKL), not NumPy's BLAS: when NumPy's
+            # products alone take longer than PyTorch's whole step, no npgan step made of them
+            # can be faster, whatever it does around them (benchmarks/README.md)
+            print(f"  the floor alone takes {med['floor'] / med['pytorch']:.2f}x PyTorch's "
+                  "whole step: on these BLAS kernels npgan cannot reach PyTorch's speed")
         if {"plain", "npgan"} <= set(med):
             print(f"  plain step / fast step time: {med['plain'] / med['npgan']:.2f}x")
 
