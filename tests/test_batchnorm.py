@@ -179,3 +179,14 @@ def test_the_check_catches_a_missing_variance_term_in_batchnorm2d(rng):
                     staged=False, train=True)
     errors = check_module(bn, x)
     assert errors["x"] > 1e-2 and errors["gamma"] < 1e-6
+
+
+def test_clear_errors_for_a_list_and_for_staged_changed_between_passes():
+    bn = BatchNorm2d(3)
+    with pytest.raises(TypeError, match=r"BatchNorm2d\(3\) expects an array, got list"):
+        bn([[1.0, 2.0]])
+    x = np.random.default_rng(0).standard_normal((4, 3, 2, 2))
+    bn(x)
+    bn.staged = True
+    with pytest.raises(RuntimeError, match="staged was changed between forward and backward"):
+        bn.backward(np.ones_like(x))

@@ -2,6 +2,8 @@
 the transposed convolution as the exact adjoint of the convolution, the strict backend,
 the skip switches, and a clear error for each bad input."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -268,6 +270,41 @@ def test_constructor_errors():
         ConvTranspose2d(2, 2, 3, padding=(1, 1))
     with pytest.raises(ValueError, match=r"scale_factor must be an int >= 1"):
         Upsample(1.5)
+    for bad in (0, 3.0, True, None):
+        with pytest.raises(ValueError, match=r"Conv2d: in_channels must be an int >= 1"):
+            Conv2d(bad, 8, 3)
+        with pytest.raises(ValueError, match=r"ConvTranspose2d: out_channels must be an int"):
+            ConvTranspose2d(8, bad, 3)
+    with pytest.raises(ValueError, match=r"kernel_size must be an int >= 1"):
+        Conv2d(3, 8, True)
+    with pytest.raises(ValueError, match=r"stride must be an int >= 1"):
+        Conv2d(3, 8, 3, stride=True)
+    # NumPy ints are ints
+    layer = ConvTranspose2d(np.int64(2), 3, np.int64(3), stride=np.int64(2),
+                            output_padding=np.int64(1))
+    assert (layer.in_channels, layer.output_padding, Upsample(np.int64(2)).scale_factor) == (2, 1, 2)
+
+
+@pytest.mark.parametrize("make, x_shape, wrong", [
+    (lambda: Conv2d(2, 3, 3, padding=1), (2, 2, 4, 6), (2, 3, 6, 4)),   # H and W swapped
+    (lambda: Conv2d(2, 3, 3, padding=1), (2, 2, 4, 6), (2, 4, 4, 6)),   # channels
+    (lambda: ConvTranspose2d(2, 3, 4, stride=2, padding=1), (2, 2, 3, 5), (2, 3, 10, 6)),
+    (lambda: Upsample(2), (2, 3, 2, 4), (2, 3, 8, 4)),
+    (lambda: Unflatten((3, 2, 4)), (2, 24), (2, 3, 4, 2)),
+])
+def test_backward_refuses_a_dout_of_another_shape(make, x_shape, wrong):
+    """The same number of values in another shape would otherwise reshape into a wrong
+    gradient, silently."""
+    layer = make()
+    layer(np.zeros(x_shape, np.float32))
+    with pytest.raises(ValueError, match=r"backward expects dout of shape .* the shape its "
+                                         r"forward returned, got " + re.escape(str(wrong))):
+        layer.backward(np.zeros(wrong, np.float32))
+
+
+def test_upsample_is_numpys_repeat(rng):
+    x = rng.standard_normal((2, 3, 4, 5))
+    assert np.array_equal(Upsample(3)(x), x.repeat(3, axis=2).repeat(3, axis=3))
 
 
 def test_reshape_and_upsample_errors():

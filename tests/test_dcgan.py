@@ -152,17 +152,20 @@ def test_config_round_trips_and_refuses_what_does_not_fit():
 @pytest.mark.parametrize("cfg", [TINY, TINY_BN,
                                  DCGANConfig(**{**TINY.to_dict(), "upsample": "nearest"}),
                                  DCGANConfig(**{**TINY.to_dict(), "num_classes": 3, "embed_dim": 2}),
-                                 DCGANConfig(**{**TINY.to_dict(), "g_hidden": (6,), "d_hidden": (5,)})],
+                                 DCGANConfig(**{**TINY.to_dict(), "g_hidden": (6,), "d_hidden": (5,)}),
+                                 DCGANConfig(**{**TINY.to_dict(), "d_dropout": 0.0})],
                          ids=["dropout in D", "BatchNorm in D", "nearest", "conditional",
-                              "fully connected layers"])
+                              "fully connected layers", "neither: one joint D batch"])
 def test_fast_step_equals_the_plain_step(cfg):
     """With dropout too (the fast step then keeps real and fake apart, so that the masks are
-    drawn in the plain step's order)."""
+    drawn in the plain step's order), and with neither dropout nor BatchNorm in D, where the
+    fast step sends real and fake through D as one batch."""
     rng = np.random.default_rng(5)
     real = rng.uniform(-1, 1, (6, 784))
     labels = (rng.integers(0, 3, 6),) if cfg.conditional else ()
     fast, plain = (GANTrainer(cfg, seed=4, dtype=np.float64, fast=f) for f in (True, False))
-    assert not fast.joint_d_batch                        # BatchNorm2d or Dropout: separate batches
+    # BatchNorm2d or Dropout in D: separate batches; neither: one batch of both
+    assert fast.joint_d_batch == (cfg.d_dropout == 0 and not cfg.d_batchnorm)
     for _ in range(2):
         a, b = fast.train_step(real, *labels), plain.train_step(real, *labels)
         for key in a:

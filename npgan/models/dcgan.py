@@ -33,7 +33,8 @@ demos' DCGAN_MODEL of demos/flags.py, g_hidden = d_hidden = (256,)):
                                                      (N, 1 + K)    with InfoGAN's code head
 
 Without the two hidden layers (g_hidden = d_hidden = (), DCGANConfig's defaults) these are
-the DCGAN paper's networks at this size. With them they have the layout of InfoGAN's MNIST
+the DCGAN paper's layout at half its channels, with dropout in D where the paper has
+BatchNorm (the paper's own is ``CLASSIC``, below). With them they have the layout of InfoGAN's MNIST
 networks (Chen et al. 2016, appendix: G FC 1024, FC 7 x 7 x 128, two transposed
 convolutions; D two convolutions, FC 1024), at a quarter of InfoGAN's widths. Why both:
 

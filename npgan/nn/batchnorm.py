@@ -67,6 +67,9 @@ class _BatchNorm(Module):
     def check_input(self, x):
         """Raise a ValueError naming the layer if x has the wrong rank or feature count; return
         N, the number of values each feature is normalized over."""
+        if getattr(x, "ndim", None) is None:
+            raise TypeError(f"{type(self).__name__}({self.num_features}) expects an array, got "
+                            f"{type(x).__name__}")
         if x.ndim != len(self.feature_shape) or x.shape[1] != self.num_features:
             shape = self.input_shape.format(C=self.num_features)
             raise ValueError(f"{type(self).__name__}({self.num_features}) expects input of shape "
@@ -176,6 +179,10 @@ class _BatchNorm(Module):
 
         Forgetting the variance term (x_hat * dgamma) is the classic bug; the tests catch it.
         """
+        if self.cache is not None and len(self.cache) != (4 if self.staged else 3):
+            raise RuntimeError(f"{type(self).__name__}: staged was changed between forward and "
+                               "backward; the two backwards need different caches, so set it "
+                               "before the forward")
         if self.staged:
             return self.backward_staged(dout)
         return self.backward_simplified(dout)

@@ -21,7 +21,8 @@ read as (in, out, kh, kw)), and its input gradient is exactly a convolution.
 Memory layout. Arrays are (N, C, H, W) to their users, as in PyTorch, but these layers keep
 the batch axis *last in memory* (C, H, W, N), the layout of Krizhevsky's cuda-convnet. Then
 every copy in im2col and col2im moves runs of N contiguous numbers instead of OW (7 in a
-DCGAN's discriminator), 2.5-3x faster at the DCGAN's sizes, and the matrix product's output
+DCGAN's discriminator), 2.5-3x faster at the DCGAN's sizes (this project's 2-core machine,
+2026-12-01), and the matrix product's output
 is already in that layout. Outputs are (N, C, H, W) views of (C, H, W, N) memory
 (``a.transpose(3, 0, 1, 2)``): no copy is made to hand them on. NumPy's element-wise
 operations keep an input's layout, so activations and BatchNorm pass it along, and the next
@@ -29,7 +30,7 @@ layer reads it without a transpose. Any (N, C, H, W) array is accepted; one in a
 costs one transposing copy.
 
 Threads. With more than one (npgan.threads.set_threads), im2col and col2im hand blocks of
-channels to every thread (``im2col_threaded``, and col2im's block loop): each number is
+channels to every thread (``im2col_threaded``, ``col2im_blocked``): each number is
 copied or summed exactly as on one thread, so the results are identical (tests/test_conv.py).
 """
 
@@ -113,46 +114,51 @@ def col2im(cols, x_shape, kernel, stride, padding):
     OH, OW = (H + 2 * p - kh) // s + 1, (W + 2 * p - kw) // s + 1
     cols = cols.reshape(C, kh, kw, OH, OW, N)
     x_pad = xp.zeros((C, H + 2 * p, W + 2 * p, N), dtype=cols.dtype)
-    # Fast path (NumPy only): the kh*kw adds run over a block of channels at a time, so that
-    # the block of x_pad they all add into (<= 1 MB) stays in the CPU's cache. Channels never
-    # mix, so the sums are the same, in the same order. At the DCGAN's D conv2 (64 channels,
-    # 16x16 padded, batch 64, float32) this is 16 channels per block: 2.45 -> 2.12 ms a call
-    # (measured when it was written; 2.35 ms on 2026-12-01).
-    block = max(1, BLOCK_BYTES // x_pad[0].nbytes) if xp is np else C
-    if threaded(xp, C):
-        return col2im_threaded(cols, x_pad, kernel, s, block, (p, H, W))
-    for c in range(0, C, block):
-        x_block, cols_block = x_pad[c:c + block], cols[c:c + block]
+    if xp is np:
+        col2im_blocked(cols, x_pad, s)          # fast beside: the same adds, the same sums
+    else:
         for i in range(kh):
             for j in range(kw):
                 # offset (i, j) of window (oh, ow) is pixel (oh*s + i, ow*s + j)
-                x_block[:, i:i + s * OH:s, j:j + s * OW:s, :] += cols_block[:, i, j]  # (c, OH, OW, N)
+                x_pad[:, i:i + s * OH:s, j:j + s * OW:s, :] += cols[:, i, j]  # (C, OH, OW, N)
     return x_pad[:, p:p + H, p:p + W, :].transpose(3, 0, 1, 2)           # (N, C, H, W)
 
 
 BLOCK_BYTES = 1 << 20                   # col2im's channel blocks: at most 1 MB of x_pad
 
 
-def col2im_threaded(cols, x_pad, kernel, s, block, crop):
-    """col2im's fast path: the same blocks of channels, the same adds in the same order,
-    handed to every thread (npgan.threads.parallel_for). At the same layer, 2 cores, quiet:
-    2.35 -> 1.55 ms a call (tests/test_conv.py checks it equals col2im's definition)."""
-    (kh, kw), (p, H, W) = kernel, crop
-    _, _, _, OH, OW, _ = cols.shape
+def col2im_blocked(cols, x_pad, s):
+    """col2im's fast path (NumPy): its adds, in place into x_pad, a block of channels at a
+    time, and the blocks handed to every thread (npgan.threads.parallel_for; on one thread,
+    a plain loop over them). Channels never mix, so every pixel gets the same adds in the same
+    order: the same sums (tests/test_conv.py checks both against the loop above).
+    Why: all kh*kw adds of a block land in the block of x_pad (<= BLOCK_BYTES), which stays in
+    the CPU's cache between them. At the DCGAN's D conv2 (64 channels, 16 x 16 padded, batch
+    64, float32; 16 channels a block), this project's 2-core machine, 2026-12-01: 2.45 ms a
+    call for the plain loop, 2.12 ms in blocks on one thread; later that day 2.35 ms in
+    blocks on one thread and 1.55 ms on two."""
+    C, kh, kw, OH, OW, _ = cols.shape
+    block = max(1, BLOCK_BYTES // x_pad[0].nbytes)
 
     def add(c):                                     # channels c .. c + block - 1
         x_block, cols_block = x_pad[c:c + block], cols[c:c + block]
         for i in range(kh):
             for j in range(kw):
                 x_block[:, i:i + s * OH:s, j:j + s * OW:s, :] += cols_block[:, i, j]
-    parallel_for(add, range(0, x_pad.shape[0], block))
-    return x_pad[:, p:p + H, p:p + W, :].transpose(3, 0, 1, 2)           # (N, C, H, W)
+    parallel_for(add, range(0, C, block))
+
+
+def whole(value, minimum):
+    """Is ``value`` a whole number (a Python or NumPy int, not a bool) >= ``minimum``?"""
+    return (isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+            and value >= minimum)
 
 
 def kernel_pair(kernel_size):
     """(kh, kw) from an int k (a k x k kernel) or a pair."""
-    pair = (kernel_size,) * 2 if isinstance(kernel_size, (int, np.integer)) else tuple(kernel_size)
-    if len(pair) != 2 or not all(isinstance(k, (int, np.integer)) and k >= 1 for k in pair):
+    pair = ((kernel_size,) * 2 if isinstance(kernel_size, (int, np.integer))
+            else tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size,))
+    if len(pair) != 2 or not all(whole(k, 1) for k in pair):
         raise ValueError(f"kernel_size must be an int >= 1 or a pair (kh, kw) of them, "
                          f"got {kernel_size!r}")
     return int(pair[0]), int(pair[1])
@@ -162,21 +168,29 @@ class _Conv(Module):
     """What Conv2d and ConvTranspose2d share: settings, init, input checks, input_grad."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, padding, bias, rng,
-                 dtype, weight_shape, fan_in):
+                 dtype, transposed):
         super().__init__()
         rng = np.random.default_rng() if rng is None else rng
-        self.in_channels, self.out_channels = in_channels, out_channels
+        for what, value in (("in_channels", in_channels), ("out_channels", out_channels)):
+            if not whole(value, 1):
+                raise ValueError(f"{type(self).__name__}: {what} must be an int >= 1, "
+                                 f"got {value!r}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size = kernel_pair(kernel_size)
         for what, value, minimum in (("stride", stride, 1), ("padding", padding, 0)):
-            if not isinstance(value, (int, np.integer)) or value < minimum:
+            if not whole(value, minimum):
                 raise ValueError(f"{type(self).__name__}: {what} must be an int >= {minimum} "
                                  f"(the same along H and W), got {value!r}")
         self.stride, self.padding = int(stride), int(padding)
-        # PyTorch's default init (kaiming_uniform with a = sqrt(5)) comes to U(-k, k) with
-        # k = 1 / sqrt(fan_in), for W and b alike.
-        k = 1.0 / np.sqrt(fan_in)
+        # PyTorch's weight layouts: (out, in, kh, kw), and (in, out, kh, kw) when transposed.
+        # Its default init (kaiming_uniform with a = sqrt(5)) comes to U(-k, k) with
+        # k = 1 / sqrt(fan_in), for W and b alike, fan_in read from the weight's axis 1.
+        kh, kw = self.kernel_size
+        pair = (self.in_channels, self.out_channels)
+        weight_shape = (*(pair if transposed else pair[::-1]), kh, kw)
+        k = 1.0 / np.sqrt(weight_shape[1] * kh * kw)
         self.weight = Parameter(rng.uniform(-k, k, weight_shape).astype(dtype))
-        self.bias = Parameter(rng.uniform(-k, k, out_channels).astype(dtype)) if bias else None
+        self.bias = Parameter(rng.uniform(-k, k, self.out_channels).astype(dtype)) if bias else None
         self.input_grad = True              # False inside without_input_grad()
 
     # Linear's switch, as is: within the block, backward returns None instead of dx.
@@ -224,9 +238,8 @@ class Conv2d(_Conv):
 
     def __init__(self, in_channels, out_channels, kernel_size, *, stride=1, padding=0,
                  bias=True, rng=None, dtype=np.float32):
-        kh, kw = kernel_pair(kernel_size)
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias, rng,
-                         dtype, (out_channels, in_channels, kh, kw), in_channels * kh * kw)
+                         dtype, transposed=False)
 
     def output_size(self, H, W):
         """(OH, OW) for an H x W input; a ValueError saying what would fit if there is none."""
@@ -274,6 +287,7 @@ class Conv2d(_Conv):
         """
         cols, x_shape = self.pop_cache()
         F = self.out_channels
+        self.check_dout(dout, (x_shape[0], F, *self.output_size(*x_shape[2:])))
         dy = dout.transpose(1, 2, 3, 0).reshape(F, -1)     # (F, OH*OW*N), a view if the
                                                             # layout is this layer's output's
         if self.weight.requires_grad:
@@ -303,13 +317,12 @@ class ConvTranspose2d(_Conv):
 
     def __init__(self, in_channels, out_channels, kernel_size, *, stride=1, padding=0,
                  output_padding=0, bias=True, rng=None, dtype=np.float32):
-        kh, kw = kernel_pair(kernel_size)
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, bias, rng,
-                         dtype, (in_channels, out_channels, kh, kw), out_channels * kh * kw)
-        if not (isinstance(output_padding, int) and 0 <= output_padding < self.stride):
+                         dtype, transposed=True)
+        if not (whole(output_padding, 0) and output_padding < self.stride):
             raise ValueError(f"{self.name}: output_padding must be an int with 0 <= "
                              f"output_padding < stride = {self.stride}, got {output_padding!r}")
-        self.output_padding = output_padding
+        self.output_padding = int(output_padding)
 
     def output_size(self, H, W):
         """(OH, OW) for an H x W input; a ValueError if the padding leaves nothing."""
@@ -347,6 +360,7 @@ class ConvTranspose2d(_Conv):
         returned, or None inside ``without_input_grad``.
         """
         x_mat, (N, C_in, H, W) = self.pop_cache()
+        self.check_dout(dout, (N, self.out_channels, *self.output_size(H, W)))
         # im2col's floor((OH + 2p - kh) / s) + 1 is exactly H here, since output_padding < s
         dcols = im2col(dout, self.kernel_size, self.stride, self.padding)  # (C_out*kh*kw, H*W*N)
         if self.weight.requires_grad:

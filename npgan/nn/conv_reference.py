@@ -60,8 +60,10 @@ def conv2d_backward(dout, x, w, stride=1, padding=0):
 def conv_transpose2d(x, w, b=None, stride=1, padding=0, output_padding=0):
     """Each input pixel x[n, c, i, j] adds the kernel w[c] (C_out, kh, kw), times its value,
     onto the output at rows i*s ..., columns j*s ...; then p rows and columns are cut from
-    each border. OH = (H - 1)s - 2p + kh + output_padding (the extra rows at the bottom and
-    right get only the bias).   -> y: (N, C_out, OH, OW)."""
+    each border. OH = (H - 1)s - 2p + kh + output_padding: output_padding keeps that many
+    more rows and columns at the bottom and right (with p = 0 they get only the bias; with
+    p > 0 the first p of them are stamped rows that the crop would otherwise have cut).
+    -> y: (N, C_out, OH, OW)."""
     s, p = stride, padding
     N, C_in, H, W = x.shape
     C_out, kh, kw = w.shape[1:]

@@ -140,6 +140,17 @@ class Module:
         cache, self.cache = self.cache, None
         return cache
 
+    def check_dout(self, dout, shape):
+        """Raise a ValueError naming the layer unless dout has ``shape``, the shape its forward
+        returned (a dout of another shape with as many numbers would reshape silently into a
+        wrong gradient)."""
+        got = getattr(dout, "shape", None)
+        if got is None or tuple(got) != tuple(shape):
+            name = getattr(self, "name", type(self).__name__)
+            raise ValueError(f"{name}.backward expects dout of shape {tuple(shape)}, the shape "
+                             f"its forward returned, got "
+                             f"{tuple(got) if got is not None else type(dout).__name__}")
+
     # -- walking the tree ----------------------------------------------------------------
     def children(self):
         """Yield ``(name, module)`` for the direct sub-modules, in assignment order."""

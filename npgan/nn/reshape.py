@@ -53,17 +53,18 @@ class Unflatten(Module):
         self.size = math.prod(self.shape)
 
     def forward(self, x):                    # x: (N, C*H*W) -> (N, C, H, W)
-        """Caches nothing but a marker: backward needs only dout's own shape."""
+        """Caches the batch size, to check dout's shape in backward."""
         if getattr(x, "ndim", 0) != 2 or x.shape[1] != self.size:
             raise ValueError(f"Unflatten{self.shape} expects an input of shape "
                              f"(N, {self.size}) (= (N, {' * '.join(map(str, self.shape))})), "
                              f"got shape {getattr(x, 'shape', type(x).__name__)}")
-        self.cache = True
+        self.cache = x.shape[0]
         return x.reshape((x.shape[0],) + self.shape)
 
     def backward(self, dout):                # dout: (N, C, H, W) -> dx: (N, C*H*W)
-        self.pop_cache()
-        return dout.reshape(dout.shape[0], self.size)
+        n = self.pop_cache()
+        self.check_dout(dout, (n,) + self.shape)
+        return dout.reshape(n, self.size)
 
     def extra_repr(self):
         return f"{self.shape}"

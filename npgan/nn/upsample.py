@@ -8,6 +8,7 @@ Distill 2016).
 """
 
 from npgan.backend import get_array_module
+from npgan.nn.conv import whole
 from npgan.nn.module import Module
 
 
@@ -24,13 +25,13 @@ class Upsample(Module):
 
     def __init__(self, scale_factor):
         super().__init__()
-        if not isinstance(scale_factor, int) or isinstance(scale_factor, bool) or scale_factor < 1:
+        if not whole(scale_factor, 1):
             raise ValueError(f"Upsample: scale_factor must be an int >= 1 (nearest-neighbour "
                              f"only), got {scale_factor!r}")
-        self.scale_factor = scale_factor
+        self.scale_factor = int(scale_factor)
 
     def forward(self, x):                    # x: (N, C, H, W) -> (N, C, H*f, W*f)
-        """Caches nothing but a marker: backward needs only dout's own shape."""
+        """Caches the input's shape, to check dout's in backward."""
         if getattr(x, "ndim", 0) != 4:
             hint = "; add a batch axis with x[None]" if getattr(x, "ndim", 0) == 3 else ""
             raise ValueError(f"Upsample expects a 4-D input (N, C, H, W), got shape "
@@ -39,13 +40,14 @@ class Upsample(Module):
         N, C, H, W = x.shape
         x = x.transpose(1, 2, 3, 0)[:, :, None, :, None, :]           # (C, H, 1, W, 1, N)
         y = xp.broadcast_to(x, (C, H, f, W, f, N))                     # a view: no copy yet
-        self.cache = True
+        self.cache = (N, C, H, W)
         return y.reshape(C, H * f, W * f, N).transpose(3, 0, 1, 2)     # (N, C, H*f, W*f)
 
     def backward(self, dout):                # dout: (N, C, H*f, W*f) -> dx: (N, C, H, W)
-        self.pop_cache()
+        N, C, H, W = self.pop_cache()
         f = self.scale_factor
-        N, C, Hf, Wf = dout.shape
+        self.check_dout(dout, (N, C, H * f, W * f))
+        Hf, Wf = H * f, W * f
         blocks = dout.transpose(1, 2, 3, 0).reshape(C, Hf // f, f, Wf // f, f, N)
         return blocks.sum(axis=(2, 4)).transpose(3, 0, 1, 2)           # (N, C, H, W)
 
