@@ -38,6 +38,9 @@ class Upsample(Module):
                              f"{getattr(x, 'shape', type(x).__name__)}{hint}")
         xp, f = get_array_module(x), self.scale_factor
         N, C, H, W = x.shape
+        # Plainly, x.repeat(f, axis=2).repeat(f, axis=3): the same values (tests/test_conv.py).
+        # These lines build them in the batch-last memory the next convolution reads (conv.py),
+        # where repeat's output would be in C order and cost that convolution a transpose.
         x = x.transpose(1, 2, 3, 0)[:, :, None, :, None, :]           # (C, H, 1, W, 1, N)
         y = xp.broadcast_to(x, (C, H, f, W, f, N))                     # a view: no copy yet
         self.cache = (N, C, H, W)
