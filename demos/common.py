@@ -64,7 +64,13 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
     if os.path.exists(out) and not os.path.isdir(out):
         parser.error(f"--out {out} is a file, not a folder")
     previous = os.path.join(out, "checkpoint.npz")
-    if not args.resume and not args.overwrite and os.path.exists(previous):
+    same_run = bool(args.resume) and os.path.exists(args.resume) and os.path.exists(previous) \
+        and os.path.samefile(args.resume, previous)         # resuming in the run's own folder
+    if os.path.exists(previous) and not args.overwrite and not same_run:
+        if args.resume:
+            parser.error(f"{out} already holds another run ({previous}); resuming "
+                         f"{args.resume} there would replace it: give another --out, or "
+                         "--overwrite to replace that run")
         parser.error(f"{out} already holds a run ({previous}); continue it with --resume "
                      f"{previous}, start another with --out FOLDER, or replace it with "
                      "--overwrite")
@@ -73,6 +79,10 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         if args.resume:                 # checkpoints hold host arrays: any backend may resume
             trainer, history, info = load_run(args.resume, backend=args.backend)
             check_resume_flags(parser, args, trainer, info, dataset)
+            if hasattr(args, "data_dir") and args.data_dir is None and info.get("data_dir"):
+                args.data_dir = info["data_dir"]            # the IDX folder the run trained on
+                print(f"note: reading the images from {args.data_dir}, the --data-dir this "
+                      "run was trained on", file=sys.stderr)
             # the settings and network the trainer runs with: a checkpoint from before a
             # setting existed records none for it, and its run's config.json then says 0
             info.update(trainer.settings, model=trainer.cfg.to_dict())
@@ -155,7 +165,7 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
               f" ({run.total_steps} steps); the run stops there", file=sys.stderr)
     try:
         os.makedirs(out, exist_ok=True)
-        if args.overwrite and not args.resume:
+        if args.overwrite and not same_run:
             remove_old_outputs(out)
     except OSError as e:
         print(f"error: cannot create the output folder {out}: {e.strerror}", file=sys.stderr)

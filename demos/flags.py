@@ -236,8 +236,9 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
                             "for your own images, so the default is 0 (skip)")
     add_threads_flag(p)
     p.add_argument("--overwrite", action="store_true",
-                   help="start a new run in an --out folder that already holds one (its "
-                        "checkpoint and outputs are replaced)")
+                   help="start a new run, or continue a --resume'd one, in an --out folder "
+                        "that already holds another run (its checkpoint and outputs are "
+                        "replaced)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bar (health warnings are still printed, and logged in "
                         "log.txt)")

@@ -119,6 +119,36 @@ def test_resume_in_place_from_a_bare_file_name(cli, capsys, monkeypatch):
     assert_same_checkpoint(root / "direct" / "checkpoint.npz", root / "in-place" / "checkpoint.npz")
 
 
+def test_resume_refuses_to_replace_another_run_in_out(cli, capsys):
+    """--resume A --out B, where B holds another run: refused, both runs left as they were;
+    with --overwrite it replaces B's run (the new-run rule)."""
+    root, data = cli
+    shutil.copytree(root / "first", root / "other")
+    before = {p: (root / p / "checkpoint.npz").read_bytes() for p in ("first", "other")}
+    code, _, err = demo(capsys, "--resume", root / "first", "--out", root / "other",
+                        "--max-steps", 6, "--data-dir", data, "--quiet")
+    assert code == 2 and "already holds another run" in err and "--overwrite" in err
+    assert {p: (root / p / "checkpoint.npz").read_bytes() for p in before} == before
+    code, _, err = demo(capsys, "--resume", root / "first", "--out", root / "other", "--overwrite",
+                        "--max-steps", 6, "--data-dir", data, "--quiet")
+    assert code == 0, err
+    assert_same_checkpoint(root / "direct" / "checkpoint.npz", root / "other" / "checkpoint.npz")
+    assert (root / "first" / "checkpoint.npz").read_bytes() == before["first"]
+
+
+def test_resume_reads_the_data_dir_the_run_trained_on(cli, capsys):
+    """A run trained with --data-dir resumes on that folder, not on the shipped MNIST, and its
+    config.json keeps it (so that --config can repeat the run)."""
+    root, data = cli
+    shutil.copytree(root / "first", root / "again")
+    code, out, err = demo(capsys, "--resume", root / "again", "--max-steps", 6, "--quiet")
+    assert code == 0, err
+    assert f"reading the images from {data}" in err
+    assert "epochs of 4 steps" in out             # 64 images, not the shipped 60,000
+    assert_same_checkpoint(root / "direct" / "checkpoint.npz", root / "again" / "checkpoint.npz")
+    assert '"data_dir": ' in (root / "again" / "config.json").read_text()
+
+
 @pytest.mark.parametrize("flag, value, stored", [
     ("--lr", "0.1", "0.0002"), ("--seed", "3", "0"), ("--batch-size", "32", "16"),
     ("--latent-dim", "8", "100"), ("--optimizer", "rmsprop", "adam"),
