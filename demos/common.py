@@ -51,12 +51,17 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
     if add_arguments:
         add_arguments(parser)
     args = parser.parse_args(argv)
+    if getattr(args, "parzen", False) and args.eval_samples == 0:
+        parser.error("--parzen is scored with the end-of-run evaluation, which --eval-samples 0 "
+                     "skips; drop one of them")
     if args.resume and os.path.isdir(args.resume):          # a run's folder: its checkpoint
         args.resume = os.path.join(args.resume, "checkpoint.npz")
     file_path, file_model, file_settings = apply_config_file(parser, args, dataset)
     if args.upsample and args.model != "dcgan" and not args.resume:
         parser.error("--upsample is for --model dcgan")
-    suffix = ("_dcgan" if args.model == "dcgan" else "") + ("_conditional" if args.conditional else "")
+    suffix = (("_dcgan" if args.model == "dcgan" else "")
+              + ("_nearest" if args.upsample == "nearest" else "")     # not over the default DCGAN
+              + ("_conditional" if args.conditional else ""))
     if file_path is not None and file_path.parent == SHIPPED:     # not over the default run's
         suffix = "_" + file_path.stem + suffix
     out = args.out or ((os.path.dirname(args.resume) or ".") if args.resume

@@ -197,12 +197,13 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
     p.add_argument("--out", default=None,
                    help=f"output folder (default runs/{dataset}/; runs/{dataset}_conditional/ "
                         f"with --conditional; runs/{dataset}_dcgan/ and "
-                        f"runs/{dataset}_dcgan_conditional/ with --model dcgan; "
+                        f"runs/{dataset}_dcgan_conditional/ with --model dcgan, "
+                        "_nearest after _dcgan with --upsample nearest; "
                         f"runs/{dataset}_NAME/ with --config NAME, a shipped network, "
                         "_dcgan and _conditional following for such a network)"
                    if data_dir else f"output folder (default runs/{dataset}/; runs/{dataset}_dcgan/ "
-                        f"with --model dcgan; runs/{dataset}_NAME/ with --config NAME, a shipped "
-                        "network)")
+                        f"with --model dcgan, runs/{dataset}_dcgan_nearest/ with --upsample "
+                        f"nearest; runs/{dataset}_NAME/ with --config NAME, a shipped network)")
     p.add_argument("--max-steps", type=positive(int), default=None,
                    help="stop after this many training steps in total, counting resumed ones")
     p.add_argument("--checkpoint-every", type=positive(int), default=None, metavar="STEPS",
@@ -216,8 +217,9 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
         p.add_argument("--conditional", action="store_true",
                        help="train a conditional GAN: G and D also see the class label (the "
                             "fully connected D through a projection, npgan/models/"
-                            "conditional.py; see also --mode-seeking), and sample grids "
-                            "show one row per class")
+                            "conditional.py, the DCGAN's D as a learned label plane beside "
+                            "the image, npgan/models/dcgan.py; see also --mode-seeking), and "
+                            "sample grids show one row per class")
     else:
         p.set_defaults(conditional=False)
     p.add_argument("--backend", choices=BACKENDS, default=None,

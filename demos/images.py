@@ -90,8 +90,8 @@ def read_data(args, info):
         try:
             DCGANConfig(**shape_fields((3 if colour else 1, h, w)))
         except ValueError as e:
-            raise DataError(f"{path}: --model dcgan: {e}; resize the images with --size "
-                            f"(e.g. --size {-(-h // 4) * 4}x{-(-w // 4) * 4})") from None
+            raise DataError(f"{path}: --model dcgan: {e}; resize the images to such a size "
+                            f"with --size (e.g. --size {-(-h // 4) * 4}x{-(-w // 4) * 4})") from None
     info["data"] = {"path": os.path.abspath(path), "size": list(size) if size else None,
                     "grey": grey, "max_images": max_images}
     print(f"read {len(images):,} {'colour' if colour else 'grey'} images of {h} x {w} pixels "

@@ -22,7 +22,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(prog="python -m npgan.evaluate",
                                 description=__doc__.split("\n")[0].replace("``", ""),
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("checkpoint", help="a checkpoint.npz written by a demo")
+    p.add_argument("checkpoint", help="a checkpoint.npz written by a demo, or its run "
+                                       "folder")
     p.add_argument("-n", type=int, default=10000, help="number of samples (and real images)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise and of the real subset")
     p.add_argument("--json", metavar="FILE", default=None, help="also write the figures here")

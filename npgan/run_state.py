@@ -16,13 +16,16 @@ from npgan.train import HISTORY_KEYS, GANTrainer
 
 
 def load_run(path, backend="numpy"):
-    """Load ``checkpoint.npz``: returns ``(trainer, history, run_info)``.
+    """Load ``checkpoint.npz`` (or the one in a run's folder): returns ``(trainer, history,
+    run_info)``.
 
     The trainer lives on ``backend`` ("numpy", "cupy"; None: the one the run info records),
     whichever backend wrote the file: checkpoints hold host arrays.
     Every problem is a CheckpointError that names the file and what is wrong, found before
     any model is built (see ``check_run_state``) or by ``GANTrainer.from_state``.
     """
+    if os.path.isdir(path):
+        path = os.path.join(path, "checkpoint.npz")
     arrays, meta = load_checkpoint(path)
     try:
         check_run_state(arrays, meta)

@@ -153,7 +153,8 @@ def main(argv=None):
                                 description=__doc__.split("\n")[0].replace("``", ""),
                                 epilog="\n".join(__doc__.split("\n")[4:]).replace("``", ""),
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("checkpoint", help="a checkpoint.npz written by a demo")
+    p.add_argument("checkpoint", help="a checkpoint.npz written by a demo, or its run "
+                                       "folder")
     p.add_argument("-n", type=int, default=None,
                    help="number of samples (default 64; at most 10,000 in a .png, 1,000,000 "
                         "in a .npy). A conditional checkpoint without --label draws a class grid "

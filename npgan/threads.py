@@ -64,7 +64,8 @@ def blas_libraries(counts=True):
             kernels += " kernels"
         name = " ".join(filter(None, (i["internal_api"], i.get("version"))))
         lines.append(f"{name}{', ' + kernels if kernels else ''}"
-                     + (f": {i['num_threads']} threads" if counts else ""))
+                     + (f": {i['num_threads']} thread{'s' * (i['num_threads'] != 1)}"
+                        if counts else ""))
     return lines
 
 

@@ -40,6 +40,9 @@ DEMO_CASES = {   # name: (flags, what the message must say)
                                       "error: checkpoint ./checkpoint.npz does not exist"),
     "batch of 1 with BatchNorm": (["--batch-size", "1"],
                                   "error: a batch of 1 image: this network's BatchNorm layers"),
+    "parzen without the evaluation": (["--parzen", "--eval-samples", "0"],
+                                      "--parzen is scored with the end-of-run evaluation, which "
+                                      "--eval-samples 0 skips"),
 }
 
 
@@ -85,7 +88,7 @@ SAMPLE_CASES = {   # name: (arguments, what the message must say); CKPT is a goo
     "bad extension": (["CKPT", "-o", "grid.jpg"], "-o must end in .png or .npy, got 'grid.jpg'"),
     "unknown backend": (["CKPT", "--backend", "gpu"], "argument --backend: invalid choice: 'gpu'"),
     "missing checkpoint": (["nothing.npz"], "error: checkpoint nothing.npz does not exist"),
-    "checkpoint is a folder": (["."], "error: cannot read checkpoint .: Is a directory"),
+    "folder without a run": (["."], "error: checkpoint ./checkpoint.npz does not exist"),
     "missing output folder": (["CKPT", "-o", "nowhere/grid.png"],
                               "error: cannot write nowhere/grid.png: folder "),
     "images not square": (["SQUARE"], "its images of 50 pixels are not square"),

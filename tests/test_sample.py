@@ -147,3 +147,14 @@ def test_cli_rejects_a_bad_path(checkpoint, tmp_path, capsys, args, message):
     code, _, err = sample(capsys, checkpoint, *args, "-o", tmp_path / "x.png")
     assert code == 2 and message in err
     assert not (tmp_path / "x.png").exists()
+
+
+def test_cli_takes_a_run_folder_as_its_checkpoint(checkpoint, tmp_path, capsys):
+    """The folder a demo wrote (as --resume takes it) draws the same samples as its file."""
+    drawn = []
+    for path in (checkpoint, checkpoint.parent):
+        out = tmp_path / f"{len(drawn)}.npy"
+        code, _, err = sample(capsys, path, "-n", "4", "-o", out)
+        assert code == 0, err
+        drawn.append(np.load(out))
+    np.testing.assert_array_equal(*drawn)
