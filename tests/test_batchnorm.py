@@ -190,3 +190,18 @@ def test_clear_errors_for_a_list_and_for_staged_changed_between_passes():
     bn.staged = True
     with pytest.raises(RuntimeError, match="staged was changed between forward and backward"):
         bn.backward(np.ones_like(x))
+
+
+def test_feature_sum_is_the_sum_over_batch_and_pixels_in_either_layout():
+    """BatchNorm2d sums C-order images batch first (fast beside) and batch-last ones (a
+    convolution's output) in one sum, the plain line; both are the sum over (0, 2, 3)."""
+    rng = np.random.default_rng(3)
+    bn = BatchNorm2d(5)
+    c_order = rng.standard_normal((6, 5, 7, 3)).astype(np.float32)
+    batch_last = np.ascontiguousarray(c_order.transpose(1, 2, 3, 0)).transpose(3, 0, 1, 2)
+    exact = c_order.astype(np.float64).sum(axis=(0, 2, 3), keepdims=True)
+    for x in (c_order, batch_last):
+        assert bn.feature_sum(x).shape == (1, 5, 1, 1)
+        np.testing.assert_allclose(bn.feature_sum(x), exact, rtol=1e-5, atol=1e-4)
+    assert np.array_equal(bn.feature_sum(batch_last), batch_last.sum(axis=(0, 2, 3), keepdims=True))
+    assert np.array_equal(bn.feature_sum(c_order), bn.feature_sum_c_order(c_order))

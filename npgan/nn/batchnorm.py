@@ -57,12 +57,22 @@ class _BatchNorm(Module):
         return a.reshape(self.feature_shape)
 
     def feature_sum(self, a):                # (N, C, ...) -> (1, C, 1, ...)
-        """The sum over self.axes, i.e. a.sum(axis=self.axes, keepdims=True). Summed over the
-        batch axis first (adding whole contiguous (C, H, W) slabs), then over the pixels: for
-        BatchNorm2d at (64, 64, 14, 14) and (64, 128, 7, 7) that is 2-4x faster in NumPy than
-        one sum over (0, 2, 3), which walks the short pixel rows one at a time."""
-        s = a.sum(axis=0, keepdims=True)                           # (1, C, ...)
-        return s.sum(axis=self.axes[1:], keepdims=True) if len(self.axes) > 1 else s
+        """The sum over self.axes: every value of each feature."""
+        if len(self.axes) > 1 and a.strides[0] > a.strides[-1]:
+            return self.feature_sum_c_order(a)          # fast beside, for images in C order
+        return a.sum(axis=self.axes, keepdims=True)
+
+    def feature_sum_c_order(self, a):
+        """Fast beside, for (N, C, H, W) images stored in C order: summed over the batch axis
+        first, adding whole contiguous (C, H, W) slabs, then over the pixels; one sum over
+        (0, 2, 3) would walk the short pixel rows one at a time. A convolution's output keeps
+        the batch axis last in memory (conv.py), and there the one sum is the faster.
+        Measured on this project's 2-core machine, 2026-12-07, one thread, median of 300 calls,
+        one sum against this one: C order (64, 64, 14, 14) 0.166 -> 0.063 ms, (64, 128, 7, 7)
+        0.166 -> 0.030 ms; batch last 0.113 against 0.276 ms and 0.057 against 0.138 ms
+        (until that day this one served both). Sums in another order, so the last bits can
+        differ (tests/test_batchnorm.py)."""
+        return a.sum(axis=0, keepdims=True).sum(axis=self.axes[1:], keepdims=True)
 
     def check_input(self, x):
         """Raise a ValueError naming the layer if x has the wrong rank or feature count; return
