@@ -217,6 +217,9 @@ def main(argv=None):
                     "so its noise has no code to choose")
         if not 0 <= args.code < codes:
             p.error(f"--code must be a code from 0 to {codes - 1}, got {args.code}")
+    if args.interpolate and trainer.conditional and args.n is not None:
+        p.error("-n: --interpolate on a conditional checkpoint draws one row per class (one "
+                "with --label), all on the same walk; -n sets the rows of a plain GAN's")
     grid = trainer.cfg.num_classes if trainer.conditional else codes  # rows of a grid
     k = grid if grid and args.label is None and args.code is None else 1
     default = 10 * grid if grid else 64

@@ -158,3 +158,18 @@ def test_cli_takes_a_run_folder_as_its_checkpoint(checkpoint, tmp_path, capsys):
         assert code == 0, err
         drawn.append(np.load(out))
     np.testing.assert_array_equal(*drawn)
+
+
+def test_cli_refuses_n_for_a_conditional_walk(tmp_path, capsys):
+    """A conditional checkpoint's --interpolate draws a row per class: -n would be ignored,
+    so it is refused, and nothing is written; without -n it draws the class rows."""
+    from npgan.models import GANConfig
+    cfg = GANConfig(latent_dim=8, g_hidden=(16,), d_hidden=(16,), num_classes=10)
+    ckpt = small_checkpoint(tmp_path / "cgan", cfg, np.arange(64) % 10)
+    out = tmp_path / "walk.npy"
+    code, _, err = sample(capsys, ckpt, "--interpolate", "-n", "4", "-o", out)
+    assert code == 2 and "-n: --interpolate on a conditional checkpoint draws one row per" in err
+    assert not out.exists()
+    code, _, err = sample(capsys, ckpt, "--interpolate", "--steps", "3", "-o", out)
+    assert code == 0, err
+    assert np.load(out).shape == (10 * 3, 28, 28)
