@@ -1,6 +1,7 @@
 """The command line shared by the demos: build or resume a run from the flags (demos/flags.py),
 train it, report clearly."""
 
+import json
 import math
 import os
 import re
@@ -205,7 +206,23 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
     if args.eval_samples:
         report_metrics(trainer, dataset, args.eval_samples, getattr(args, "data_dir", None),
                        run.path("metrics.json"), parzen=getattr(args, "parzen", False))
+    else:
+        note_stale_metrics(run.path("metrics.json"), trainer.step)
     return 0
+
+
+def note_stale_metrics(path, step):
+    """--eval-samples 0: say so if an earlier run of this folder left its metrics.json, which
+    scores another step than the checkpoint beside it (it is kept: it records its step)."""
+    try:
+        with open(path) as f:
+            scored = json.load(f).get("step")
+    except (OSError, ValueError, AttributeError):
+        return
+    if scored != step:
+        print(f"note: {path} scores step {scored}, not this run's step {step} (--eval-samples "
+              "0 skipped the scoring; python -m npgan.evaluate scores the checkpoint)",
+              file=sys.stderr)
 
 
 def threads_for(flag, backend, *, tuned=True):

@@ -199,3 +199,14 @@ def test_checkpoint_of_the_python_api_needs_a_batch_size(cli, capsys, tmp_path):
                         "--data-dir", data, "--quiet")
     assert code == 0, err
     assert load_run(ckpt)[0].step == 5
+
+
+def test_a_run_that_skips_scoring_says_when_metrics_json_is_older(tmp_path, capsys):
+    from npgan.demos.common import note_stale_metrics
+    path = tmp_path / "metrics.json"
+    note_stale_metrics(str(path), 6)                         # none: nothing to say
+    path.write_text('{"step": 3, "classifier_score": 8.0}')
+    note_stale_metrics(str(path), 3)                         # this run's own step
+    assert capsys.readouterr().err == ""
+    note_stale_metrics(str(path), 6)
+    assert f"note: {path} scores step 3, not this run's step 6" in capsys.readouterr().err
