@@ -259,7 +259,7 @@ def test_conditional_dcgan_samples_a_label_and_interpolates(tmp_path, capsys):
     code, _, err = sample(capsys, ckpt, "--label", "3", "-n", "8", "-o", tmp_path / "three.npy")
     assert code == 0, err
     assert np.load(tmp_path / "three.npy").shape == (8, 28, 28)
-    code, _, err = sample(capsys, ckpt, "--interpolate", "-n", "2", "-o", tmp_path / "walk.png")
+    code, _, err = sample(capsys, ckpt, "--interpolate", "--steps", "4", "-o", tmp_path / "walk.png")
     assert code == 0, err
     assert (tmp_path / "walk.png").stat().st_size > 0
     assert evaluate_main([str(ckpt), "-n", "200"]) == 0
