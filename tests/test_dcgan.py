@@ -14,7 +14,7 @@ from npgan.models.dcgan import CLASSIC
 from npgan.nn import ConvTranspose2d, Upsample
 from npgan.run_state import load_run
 from npgan.train import GANTrainer
-from small_runs import demo, sample, small_checkpoint, small_images
+from small_runs import demo, sample, small_checkpoint, small_images, write_data_dir
 
 TINY = DCGANConfig(latent_dim=8, g_channels=(8, 4), d_channels=(4, 8))      # dropout in D
 TINY_BN = DCGANConfig(latent_dim=8, g_channels=(8, 4), d_channels=(4, 8), d_batchnorm=True,
@@ -314,3 +314,16 @@ def test_dcgan_training_on_one_thread_and_two_agrees_to_rounding():
     by up to 3e-6. So: equal to 1e-5 on any kernels."""
     one, two = dcgan_weights_after_three_steps(1, 1), dcgan_weights_after_three_steps(2, 2)
     assert all(np.allclose(a, b, rtol=0, atol=1e-5) for a, b in zip(one, two))
+
+
+def test_nearest_upsampling_trains_into_its_own_default_folder(tmp_path, capsys, monkeypatch):
+    """Not over the default DCGAN's runs/mnist_dcgan (a resume there would keep the other
+    run's transposed convolutions)."""
+    data = write_data_dir(tmp_path / "data", n=64)
+    monkeypatch.chdir(tmp_path)
+    for flags, folder in ((["--upsample", "nearest"], "mnist_dcgan_nearest"),
+                          ([], "mnist_dcgan")):
+        code, _, err = demo(capsys, "--model", "dcgan", *flags, "--data-dir", data,
+                            "--batch-size", 16, "--max-steps", 1, "--eval-samples", 0, "--quiet")
+        assert code == 0, err
+        assert (tmp_path / "runs" / folder / "checkpoint.npz").is_file()
