@@ -19,7 +19,7 @@ from npgan.demos.flags import CONDITIONAL_EPOCHS, DCGAN_EPOCHS, PLAIN_EPOCHS, bu
 from npgan.models import DCGANConfig, image_shape_of, shape_fields
 from npgan.nn import BatchNorm1d, BatchNorm2d
 from npgan.run import Run, TrainingDiverged
-from npgan.run_state import load_run
+from npgan.run_state import checkpoint_file, load_run
 from npgan.demos.run_settings import apply_config_file, check_resume_flags, new_run_settings
 from npgan.memory import keep_freed_memory
 from npgan.threads import ThreadTuner, available_cores, blas_libraries, set_threads
@@ -55,8 +55,8 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
     if getattr(args, "parzen", False) and args.eval_samples == 0:
         parser.error("--parzen is scored with the end-of-run evaluation, which --eval-samples 0 "
                      "skips; drop one of them")
-    if args.resume and os.path.isdir(args.resume):          # a run's folder: its checkpoint
-        args.resume = os.path.join(args.resume, "checkpoint.npz")
+    if args.resume:
+        args.resume = checkpoint_file(args.resume)          # a run's folder: its checkpoint
     file_path, file_model, file_settings = apply_config_file(parser, args, dataset)
     if args.upsample and args.model != "dcgan" and not args.resume:
         parser.error("--upsample is for --model dcgan")
@@ -131,8 +131,8 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         print(f"error: a batch of {info['batch_size']} is larger than the {len(images)} training "
               "images", file=sys.stderr)
         return 2
-    batchnorm = [m for net in (trainer.G, trainer.D) for m in net.modules()
-                 if isinstance(m, (BatchNorm1d, BatchNorm2d))]
+    batchnorm = any(isinstance(m, (BatchNorm1d, BatchNorm2d))
+                    for net in (trainer.G, trainer.D) for m in net.modules())
     if batchnorm and info["batch_size"] < 2:
         print(f"error: a batch of {info['batch_size']} image: this network's BatchNorm layers "
               "normalize over the batch and need at least 2 (--batch-size 2 or more)",

@@ -15,6 +15,11 @@ from npgan.models import config_from_dict
 from npgan.train import HISTORY_KEYS, GANTrainer
 
 
+def checkpoint_file(path):
+    """``path``, or the checkpoint.npz inside it when it is a run's folder."""
+    return os.path.join(path, "checkpoint.npz") if os.path.isdir(path) else path
+
+
 def load_run(path, backend="numpy"):
     """Load ``checkpoint.npz`` (or the one in a run's folder): returns ``(trainer, history,
     run_info)``.
@@ -24,9 +29,7 @@ def load_run(path, backend="numpy"):
     Every problem is a CheckpointError that names the file and what is wrong, found before
     any model is built (see ``check_run_state``) or by ``GANTrainer.from_state``.
     """
-    if os.path.isdir(path):
-        path = os.path.join(path, "checkpoint.npz")
-    arrays, meta = load_checkpoint(path)
+    arrays, meta = load_checkpoint(checkpoint_file(path))
     try:
         check_run_state(arrays, meta)
         history = {k: list(arrays.pop(f"history.{k}")) for k in HISTORY_KEYS}

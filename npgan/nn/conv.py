@@ -156,8 +156,7 @@ def whole(value, minimum):
 
 def kernel_pair(kernel_size):
     """(kh, kw) from an int k (a k x k kernel) or a pair."""
-    pair = ((kernel_size,) * 2 if isinstance(kernel_size, (int, np.integer))
-            else tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size,))
+    pair = tuple(kernel_size) if isinstance(kernel_size, (tuple, list)) else (kernel_size,) * 2
     if len(pair) != 2 or not all(whole(k, 1) for k in pair):
         raise ValueError(f"kernel_size must be an int >= 1 or a pair (kh, kw) of them, "
                          f"got {kernel_size!r}")
@@ -185,9 +184,8 @@ class _Conv(Module):
         # PyTorch's weight layouts: (out, in, kh, kw), and (in, out, kh, kw) when transposed.
         # Its default init (kaiming_uniform with a = sqrt(5)) comes to U(-k, k) with
         # k = 1 / sqrt(fan_in), for W and b alike, fan_in read from the weight's axis 1.
-        kh, kw = self.kernel_size
-        pair = (self.in_channels, self.out_channels)
-        weight_shape = (*(pair if transposed else pair[::-1]), kh, kw)
+        C_in, C_out, (kh, kw) = self.in_channels, self.out_channels, self.kernel_size
+        weight_shape = ((C_in, C_out) if transposed else (C_out, C_in)) + (kh, kw)
         k = 1.0 / np.sqrt(weight_shape[1] * kh * kw)
         self.weight = Parameter(rng.uniform(-k, k, weight_shape).astype(dtype))
         self.bias = Parameter(rng.uniform(-k, k, self.out_channels).astype(dtype)) if bias else None
@@ -260,7 +258,8 @@ class Conv2d(_Conv):
         return tuple(out)
 
     def forward(self, x):                        # x: (N, C, H, W) -> y: (N, F, OH, OW)
-        """Caches (cols, x.shape): backward needs the windows for dW and the shape for dx."""
+        """Caches (cols, x.shape, y.shape): backward needs the windows for dW, x's shape for
+        dx, and y's to check dout."""
         self._check_input(x)
         N = x.shape[0]
         OH, OW = self.output_size(*x.shape[2:])
@@ -269,7 +268,7 @@ class Conv2d(_Conv):
         y = self.weight.data.reshape(F, -1) @ cols                      # (F, OH*OW*N)
         if self.bias is not None:
             y += self.bias.data.reshape(F, 1)
-        self.cache = (cols, x.shape)
+        self.cache = (cols, x.shape, (N, F, OH, OW))
         return y.reshape(F, OH, OW, N).transpose(3, 0, 1, 2)           # (N, F, OH, OW), a view
 
     def backward(self, dout):                    # dout: (N, F, OH, OW) -> dx: (N, C, H, W)
@@ -285,9 +284,9 @@ class Conv2d(_Conv):
         dW and db are added into ``.grad`` (skipped where ``requires_grad`` is False); dx is
         returned, or None inside ``without_input_grad``.
         """
-        cols, x_shape = self.pop_cache()
+        cols, x_shape, y_shape = self.pop_cache()
         F = self.out_channels
-        self.check_dout(dout, (x_shape[0], F, *self.output_size(*x_shape[2:])))
+        self.check_dout(dout, y_shape)
         dy = dout.transpose(1, 2, 3, 0).reshape(F, -1)     # (F, OH*OW*N), a view if the
                                                             # layout is this layer's output's
         if self.weight.requires_grad:
@@ -334,7 +333,8 @@ class ConvTranspose2d(_Conv):
         return OH, OW
 
     def forward(self, x):                        # x: (N, C_in, H, W) -> y: (N, C_out, OH, OW)
-        """Caches (x as a (C_in, H*W*N) matrix, x.shape): dW needs x, dx its shape."""
+        """Caches (x as a (C_in, H*W*N) matrix, x.shape, y.shape): dW needs x, dx its shape,
+        and y's checks dout."""
         self._check_input(x)
         N, C_in, H, W = x.shape
         OH, OW = self.output_size(H, W)
@@ -344,7 +344,7 @@ class ConvTranspose2d(_Conv):
                    self.padding)                                 # (N, C_out, OH, OW)
         if self.bias is not None:
             y += self.bias.data.reshape(1, -1, 1, 1)
-        self.cache = (x_mat, x.shape)
+        self.cache = (x_mat, x.shape, y.shape)
         return y
 
     def backward(self, dout):                    # dout: (N, C_out, OH, OW) -> dx: (N, C_in, H, W)
@@ -359,8 +359,8 @@ class ConvTranspose2d(_Conv):
         dW and db are added into ``.grad`` (skipped where ``requires_grad`` is False); dx is
         returned, or None inside ``without_input_grad``.
         """
-        x_mat, (N, C_in, H, W) = self.pop_cache()
-        self.check_dout(dout, (N, self.out_channels, *self.output_size(H, W)))
+        x_mat, (N, C_in, H, W), y_shape = self.pop_cache()
+        self.check_dout(dout, y_shape)
         # im2col's floor((OH + 2p - kh) / s) + 1 is exactly H here, since output_padding < s
         dcols = im2col(dout, self.kernel_size, self.stride, self.padding)  # (C_out*kh*kw, H*W*N)
         if self.weight.requires_grad:
