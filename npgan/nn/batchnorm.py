@@ -58,9 +58,9 @@ class _BatchNorm(Module):
 
     def feature_sum(self, a):                # (N, C, ...) -> (1, C, 1, ...)
         """The sum over self.axes: every value of each feature."""
-        if len(self.axes) > 1 and a.strides[0] > a.strides[-1]:
-            return self.feature_sum_c_order(a)          # fast beside, for images in C order
-        return a.sum(axis=self.axes, keepdims=True)
+        if len(self.axes) == 1 or a.strides[0] <= a.strides[-1]:     # rows, or batch last
+            return a.sum(axis=self.axes, keepdims=True)
+        return self.feature_sum_c_order(a)              # fast beside, for images in C order
 
     def feature_sum_c_order(self, a):
         """Fast beside, for (N, C, H, W) images stored in C order: summed over the batch axis

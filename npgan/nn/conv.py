@@ -114,13 +114,13 @@ def col2im(cols, x_shape, kernel, stride, padding):
     OH, OW = (H + 2 * p - kh) // s + 1, (W + 2 * p - kw) // s + 1
     cols = cols.reshape(C, kh, kw, OH, OW, N)
     x_pad = xp.zeros((C, H + 2 * p, W + 2 * p, N), dtype=cols.dtype)
-    if xp is np:
-        col2im_blocked(cols, x_pad, s)          # fast beside: the same adds, the same sums
-    else:
-        for i in range(kh):
+    if xp is not np:                            # the plain loops (CuPy, and the tests' strict
+        for i in range(kh):                     # backend); NumPy takes the fast path below
             for j in range(kw):
                 # offset (i, j) of window (oh, ow) is pixel (oh*s + i, ow*s + j)
                 x_pad[:, i:i + s * OH:s, j:j + s * OW:s, :] += cols[:, i, j]  # (C, OH, OW, N)
+    else:
+        col2im_blocked(cols, x_pad, s)          # fast beside: the same adds, the same sums
     return x_pad[:, p:p + H, p:p + W, :].transpose(3, 0, 1, 2)           # (N, C, H, W)
 
 
