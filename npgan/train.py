@@ -77,6 +77,9 @@ def decayed_lr(lr, step, total_steps, fraction):
     The last step takes lr / (f T); steps past T take 0. ``fraction`` 0: ``lr`` throughout."""
     if not fraction:
         return lr
+    if not total_steps >= 1:
+        raise ValueError(f"decayed_lr: total_steps must be a positive number of steps, got "
+                         f"{total_steps}")
     return lr * min(1.0, max(0.0, (total_steps - step) / (fraction * total_steps)))
 
 
@@ -198,9 +201,7 @@ class GANTrainer(TrainerState):
         step. Runs ``fast_step`` when the trainer is ``fast`` (the
         default), else ``plain_step``; the two compute the same numbers.
         """
-        if self.conditional != (labels is not None):
-            raise ValueError("a conditional GAN's train_step needs the batch's labels"
-                             if self.conditional else "a plain GAN's train_step takes no labels")
+        self.check_batch(real, labels)          # before any noise is drawn
         real = to_device(real, self.xp)
         labels = None if labels is None else to_device(labels, self.xp)
         if self.settings["lr_decay"]:
@@ -215,6 +216,31 @@ class GANTrainer(TrainerState):
         stats = {"d_loss": loss_d, "g_loss": loss_g,
                  "d_real": mean_sigmoid(logits_real), "d_fake": mean_sigmoid(logits_fake)}
         return stats if not self.info else {**stats, "info_loss": info}
+
+    def check_batch(self, real, labels):
+        """Refuse a batch the step cannot train on, naming what is wrong, before it draws noise
+        or touches a weight: (B, image_dim) images of the trainer's dtype (a uint8 batch of
+        0..255 would otherwise be cast and trained on by the fast step's concatenate), finite
+        where they are on the host (a device batch is not copied back to be checked; a NaN
+        there shows as NaN losses), and for a conditional GAN B integer labels."""
+        if self.conditional != (labels is not None):
+            raise ValueError("a conditional GAN's train_step needs the batch's labels"
+                             if self.conditional else "a plain GAN's train_step takes no labels")
+        shape, dtype = getattr(real, "shape", None), getattr(real, "dtype", None)
+        if shape is None or len(shape) != 2 or shape[1] != self.cfg.image_dim or shape[0] < 1:
+            raise ValueError(f"train_step: real must be a batch of flat images "
+                             f"(B, {self.cfg.image_dim}), got shape {shape}")
+        if dtype != np.dtype(self.dtype):
+            raise ValueError(f"train_step: real must be {np.dtype(self.dtype).name}, the "
+                             f"trainer's dtype, with pixels in [{self.cfg.pixel_low:g}, 1]; got "
+                             f"{dtype} (npgan.data.scale_images turns uint8 images into that)")
+        if isinstance(real, np.ndarray) and not np.isfinite(real).all():
+            raise ValueError("train_step: real holds NaN or infinite values")
+        if labels is not None:
+            lshape, ldtype = getattr(labels, "shape", None), getattr(labels, "dtype", None)
+            if lshape != (shape[0],) or ldtype is None or ldtype.kind not in "iu":
+                raise ValueError(f"train_step: labels must be {shape[0]} integers, one per "
+                                 f"image, got shape {lshape} of {ldtype}")
 
     def set_lr(self):
         """Both optimizers take ``decayed_lr`` for the coming step of the run's ``total_steps``."""
@@ -274,7 +300,7 @@ class GANTrainer(TrainerState):
         - in the D step, dL/d(images) at D's first layer is never used, so it is not computed
           (``without_input_grad``; not for a conditional D, whose label embedding needs it);
         - in the G step, D's weight gradients would be thrown away, so they are not computed
-          (``input_grad_only``): a third of D's backward matrix products.
+          (``input_grad_only``): half of D's backward matrix products in that step.
 
         (The optimizers' own fast path, packed, chunked, in place, with lazy zeroing, is set
         by ``fast`` too; see npgan.optim.)

@@ -1,7 +1,8 @@
 """Hostile data: corrupt IDX files (bad magic, wrong dimensions, truncated bytes, huge claimed
 sizes) give a DataError naming the file, never an obscure NumPy traceback, a silent wrong
 shape, or an attempt to allocate the claimed size; through ``--data-dir`` the demo prints
-``error: ...`` and exits with 2."""
+``error: ...`` and exits with 2. A batch handed to ``GANTrainer.train_step`` that it cannot
+train on (wrong shape or dtype, NaN, bad labels) is refused before it changes anything."""
 
 import gzip
 import tracemalloc
@@ -13,6 +14,8 @@ from hypothesis import strategies as st
 
 from npgan.data import DataError, load_mnist
 from npgan.idx import IDX_DTYPES, MAX_BYTES, read_idx, write_idx
+from npgan.models import GANConfig
+from npgan.train import GANTrainer
 from small_runs import demo, run_cli
 from test_data import idx_bytes, write
 
@@ -179,3 +182,35 @@ def test_corrupt_data_dir_from_the_command_line(tmp_path):
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
     assert "train-images-idx3-ubyte.gz: truncated data" in result.stderr
     assert "47040000 bytes, file has 99" in result.stderr
+
+
+TINY = GANConfig(latent_dim=3, g_hidden=(5,), d_hidden=(6,), image_dim=4)
+TINY_COND = GANConfig(latent_dim=3, g_hidden=(5,), d_hidden=(6,), image_dim=4, num_classes=3)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("cfg, real, labels, message", [
+    (TINY, np.full((8, 4), 200, np.uint8), None, "must be float32"),     # unscaled pixels
+    (TINY, np.zeros((8, 4)), None, "must be float32"),                   # float64
+    (TINY, np.zeros((8, 5), np.float32), None, r"\(B, 4\), got shape \(8, 5\)"),
+    (TINY, np.zeros((8, 2, 2), np.float32), None, r"\(B, 4\), got shape"),
+    (TINY, np.zeros((0, 4), np.float32), None, r"got shape \(0, 4\)"),
+    (TINY, [[0.0] * 4] * 8, None, "got shape None"),
+    (TINY, np.full((8, 4), np.nan, np.float32), None, "NaN or infinite"),
+    (TINY_COND, np.zeros((8, 4), np.float32), np.zeros(5, int), "labels must be 8 integers"),
+    (TINY_COND, np.zeros((8, 4), np.float32), np.zeros(8), "labels must be 8 integers"),
+])
+def test_train_step_refuses_a_bad_batch_before_it_changes_anything(cfg, real, labels, message,
+                                                                   fast):
+    """The fast step would train on a uint8 batch (its concatenate casts it) and name no
+    argument for a wrong shape; both steps trained a NaN batch into the weights. Now either
+    step refuses before it draws noise or touches a weight, so a caller that catches the
+    error continues the run an untouched trainer would."""
+    trainer, untouched = GANTrainer(cfg, fast=fast), GANTrainer(cfg, fast=fast)
+    with pytest.raises(ValueError, match=message):
+        trainer.train_step(real, labels)
+    good = np.zeros((8, 4), np.float32)
+    good_labels = np.zeros(8, int) if cfg.conditional else None
+    assert trainer.train_step(good, good_labels) == untouched.train_step(good, good_labels)
+    for a, b in zip(trainer.G.parameters(), untouched.G.parameters()):
+        assert np.array_equal(a.data, b.data)

@@ -30,6 +30,11 @@ def test_decayed_lr_is_flat_then_a_straight_line_to_zero(fraction):
     assert all(decayed_lr(lr, s, total, 0.0) == lr for s in (0, total - 1, total + 5))
 
 
+def test_decayed_lr_of_a_run_of_no_steps_is_a_clear_error():
+    with pytest.raises(ValueError, match="total_steps must be a positive number of steps, got 0"):
+        decayed_lr(2e-4, 0, 0, 0.5)                     # was a bare ZeroDivisionError
+
+
 def test_each_step_moves_the_weights_by_its_decayed_rate(rng):
     """Adam's step is lr times a function of the gradients alone (lr m_hat / (sqrt(v_hat) +
     eps)), so two trainers from the same state take D steps in the ratio of their rates (D
@@ -62,7 +67,7 @@ def test_each_step_moves_the_weights_by_its_decayed_rate(rng):
 def test_a_schedule_needs_the_runs_length_and_a_fraction_in_range(rng):
     trainer = GANTrainer(CFG, lr_decay=0.5)
     with pytest.raises(ValueError, match="total_steps"):
-        trainer.train_step(rng.uniform(-1, 1, (4, CFG.image_dim)))
+        trainer.train_step(rng.uniform(-1, 1, (4, CFG.image_dim)).astype(np.float32))
     for bad in (-0.1, 1.5):
         with pytest.raises(ValueError, match="lr_decay"):
             GANTrainer(CFG, lr_decay=bad)
