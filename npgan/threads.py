@@ -28,7 +28,7 @@ import statistics
 import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 _pool = None                    # a ThreadPoolExecutor of n - 1 threads once set_threads(n > 1)
 _threads = 1
@@ -109,7 +109,13 @@ def parallel_for(fn, items):
         finally:
             _on_pool.yes = False
     helpers = [_pool.submit(helper) for _ in range(_threads - 1)]
-    work()
+    try:
+        work()
+    except BaseException:                   # an error or Ctrl-C (which lands on this thread):
+        for _ in todo:                      # leave the helpers no item to start...
+            pass
+        wait(helpers)                       # ...and return only once none is still writing
+        raise
     for h in helpers:
         h.result()                          # re-raises an exception from a helper
 
@@ -148,6 +154,8 @@ class ThreadTuner:
         """Record one real step's time; set ``due`` when a probe is needed."""
         self.steps += 1
         self.times.append(seconds)
+        if self.reference is None:
+            return                                      # no probe yet: one is due already
         if len(self.times) < self.window or self.steps % 10:
             return                                      # look every 10 steps
         now = statistics.median(self.times)

@@ -59,6 +59,28 @@ def test_parallel_for_reraises_a_worker_error(two_threads):
         parallel_for(fail, range(20))
 
 
+def test_parallel_for_returns_an_error_only_once_no_helper_still_writes(two_threads):
+    """An error (or Ctrl-C) on the calling thread: parallel_for raises it only after the
+    helpers are done, and they start no further item; otherwise an optimizer's buffers would
+    still change after the exception, under a caller that saves a checkpoint."""
+    import threading
+    import time
+    main, done = threading.current_thread(), []
+
+    def fn(i):
+        if threading.current_thread() is main:
+            time.sleep(0.05)                # let a helper start an item first
+            raise KeyboardInterrupt
+        time.sleep(0.02)
+        done.append(i)
+    with pytest.raises(KeyboardInterrupt):
+        parallel_for(fn, range(200))
+    finished = len(done)
+    time.sleep(0.3)
+    assert len(done) == finished            # nothing written after the return
+    assert finished < 20                    # the helpers took no new item once it failed
+
+
 def test_parallel_for_inside_parallel_for_finishes(two_threads):
     """A parallel_for inside another (im2col inside some future threaded layer) runs its
     inner loop plainly on a pool thread instead of waiting on the busy pool for ever."""
@@ -142,6 +164,15 @@ def test_tuner_on_one_core_never_switches():
     tuner = ThreadTuner(1, settle=2, probe_steps=5, window=20, every=50, apply=machine.apply)
     machine.run(tuner, 500)
     assert set(machine.applied) == {1}
+
+
+def test_tuner_takes_steps_before_its_first_probe():
+    """A caller that records a window of steps before probing gets a due probe, not a
+    TypeError from comparing against a reference time that does not exist yet."""
+    tuner = ThreadTuner(2, window=20, apply=lambda n: None)
+    for _ in range(40):
+        tuner.step_done(0.01)
+    assert tuner.due == "start"
 
 
 def test_threads_flag_and_environment(monkeypatch):
