@@ -45,8 +45,8 @@ def load_run(path, backend="numpy"):
 def check_run_state(arrays, meta):
     """Check what ``GANTrainer.from_state`` takes on trust; raise CheckpointError.
 
-    The dtype, finite numeric arrays, a step count with one history entry per step, the
-    noise generator's state, and an architecture small enough to fit the arrays: a config
+    The dtype, finite numeric arrays, a step count with one history entry per step and as
+    many steps of each optimizer, the noise generator's state, and an architecture small enough to fit the arrays: a config
     claiming huge layers is refused before they are allocated. The health figures are
     optional (older checkpoints have none); when there, one value per check.
     """
@@ -77,6 +77,13 @@ def check_run_state(arrays, meta):
             raise CheckpointError(f"history.{k} is {got}; a run at step {step} has one "
                                   f"value per step, shape ({step},)")
     check_health_history(arrays, step)
+    for name in ("opt_g.t", "opt_d.t"):         # every step steps both optimizers once
+        t = arrays.get(name)
+        if t is None or t.shape != () or t.dtype.kind not in "iu" or int(t) != step:
+            got = "missing" if t is None else f"{t.tolist()!r} ({t.dtype})"
+            raise CheckpointError(f"{name}, the optimizer's step count, is {got}; a run at step "
+                                  f"{step} has taken {step} optimizer steps (Adam's bias "
+                                  "correction divides by 1 - beta**t)")
     for name, value in (("noise_rng", meta.get("noise_rng", "missing")),
                         ("dropout_rng", meta.get("dropout_rng"))):
         try:

@@ -168,6 +168,14 @@ DAMAGE = {   # name: (damage(arrays, meta) in place, what the error must say)
                         r"run information has invalid values: batch_size=0, dataset=\['mnist'\]"),
     "unknown backend": (lambda a, m: m["run"].update(backend="tpu"),
                         "run information has invalid values: backend='tpu'"),
+    # a run of 2 steps has stepped each optimizer twice; t = -1 made the fast Adam step a bare
+    # ZeroDivisionError and the plain one NaN weights, t = 0 restarted the bias correction
+    "optimizer step count -1": (set_weight("opt_g.t", lambda t: np.asarray(-1)),
+                                r"opt_g\.t, the optimizer's step count, is -1 \(int64\); a run at step 2"),
+    "optimizer step count 0": (set_weight("opt_d.t", lambda t: np.asarray(0)), r"opt_d\.t.* is 0"),
+    "fractional step count": (set_weight("opt_g.t", lambda t: np.asarray(2.0)),
+                              r"opt_g\.t.* is 2\.0 \(float64\)"),
+    "missing step count": (lambda a, m: a.pop("opt_d.t"), r"opt_d\.t.* is missing"),
     "NaN weight": (set_weight("G.2.weight", with_nan), r"NaN or infinite values in G\.2\.weight"),
     "text weight": (set_weight("D.0.bias", lambda b: b.astype(str)),
                     r"not real numbers: D\.0\.bias \(<U"),
