@@ -27,9 +27,11 @@ class TrainerState:
         trainer keeps an average), and a dict with
         the config, settings, step and the noise generator's exact state (None on a GPU).
 
-        The arrays are NumPy arrays on every backend (copied from the device if need be), so
-        a checkpoint loads anywhere."""
-        arrays = {k: to_host(v) for k, v in self.device_state().items()}
+        The arrays are NumPy arrays on every backend, so a checkpoint loads anywhere, and
+        copies: a snapshot of this step, which the next step does not change (the modules'
+        and the fast optimizers' state_dicts hand out their live arrays)."""
+        snapshot = (lambda a: a.copy()) if self.xp is np else to_host      # to_host copies
+        arrays = {k: snapshot(v) for k, v in self.device_state().items()}
         meta = {"kind": "cgan" if self.conditional else "gan", "config": self.cfg.to_dict(),
                 "settings": self.settings, "dtype": np.dtype(self.dtype).name, "step": self.step,
                 "noise_rng": self.noise_rng.bit_generator.state if self.xp is np else None,

@@ -146,6 +146,20 @@ def test_fast_step_equals_the_plain_step(name):
         assert np.allclose(a, b, rtol=1e-10, atol=1e-13), key      # moments, BN statistics
 
 
+@pytest.mark.parametrize("fast", [True, False])
+def test_state_is_a_snapshot_the_next_step_leaves_alone(fast):
+    """The modules' state_dicts and the fast optimizers' hand out their live arrays (the
+    weights, the flat buffers); state() copies, so its arrays stay those of its step."""
+    trainer = GANTrainer(CFG, fast=fast, ema=0.9)
+    real = np.random.default_rng(0).uniform(-1, 1, (8, 4)).astype(np.float32)
+    trainer.train_step(real)
+    arrays, _ = trainer.state()
+    kept = {k: v.copy() for k, v in arrays.items()}
+    trainer.train_step(real)
+    assert [k for k, v in arrays.items() if not np.array_equal(v, kept[k])] == []
+    assert not all(np.array_equal(v, trainer.state()[0][k]) for k, v in kept.items())
+
+
 def test_plain_step_is_what_it_says():
     """The plain trainer really is plain: nothing packed, nothing lazy, every backward full."""
     trainer = GANTrainer(CFG, seed=0, dtype=np.float64, fast=False)
