@@ -80,8 +80,9 @@ def _write_npz(fileobj, arrays):
 def save_checkpoint(path, arrays, meta, *, to_host=np.asarray):
     """Atomically write ``arrays`` and ``meta`` to the npz file ``path`` (no suffix added).
 
-    arrays:  dict str -> array of any shape, e.g. {"G.0.weight": (100, 128), "optim.G.m.3": ...}
-    meta:    JSON-serialisable dict (config, step, history lengths, ...), stored as a
+    arrays:  dict str -> array of any shape, e.g. {"G.0.weight": (100, 128), "opt_g.m": (flat),
+             "history.d_loss": (step,), ...}
+    meta:    JSON-serialisable dict (config, settings, step, generator states, ...), stored as a
              0-d unicode array under the reserved key ``__meta__``.
     to_host: turns each value into a host ``np.ndarray`` (e.g. ``cupy.asnumpy``).
     Raises ValueError for non-string or reserved keys, object arrays, or a meta that is not

@@ -219,9 +219,9 @@ class Adam(Optimizer):
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, *, fast=False):
         super().__init__(params, lr, fast=fast)
-        for b in betas:
-            if not 0 <= b < 1:
-                raise ValueError(f"Adam: betas must be in [0, 1), got {betas}")
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"Adam: betas must be two numbers in [0, 1) (beta1, beta2), "
+                             f"got {tuple(betas)}")
         self.beta1, self.beta2 = betas
         self.eps = eps
 

@@ -114,6 +114,9 @@ def test_bad_hyperparameters_are_refused():
         Adam(p, lr=0)
     with pytest.raises(ValueError, match="betas"):
         Adam(p, betas=(0.5, 1.0))
+    for betas in [(0.5,), (0.5, 0.9, 0.99)]:              # was "not enough values to unpack"
+        with pytest.raises(ValueError, match=r"betas must be two numbers.*got \(0\.5,"):
+            Adam(p, betas=betas)
     with pytest.raises(ValueError, match="empty parameter list"):
         SGD([], lr=0.1)
     with pytest.raises(ValueError, match="missing keys"):

@@ -269,7 +269,8 @@ def input_grad_only(module):
     (The opposite of ``Linear.without_input_grad``.)
 
     The G step needs D's dL/d(input) to reach G, but D's own weight gradients from that pass
-    would be thrown away; skipping them saves a third of D's backward matrix products.
+    would be thrown away; skipping them saves half of D's backward matrix products there (each
+    layer's weight gradient; its input gradient stays), a third of that pass's products.
     """
     params = module.parameters()
     saved = [p.requires_grad for p in params]
