@@ -18,7 +18,7 @@ from npgan.demos.config_file import SHIPPED
 from npgan.demos.flags import CONDITIONAL_EPOCHS, DCGAN_EPOCHS, PLAIN_EPOCHS, build_parser, plural
 from npgan.models import DCGANConfig, image_shape_of, shape_fields
 from npgan.nn import BatchNorm1d, BatchNorm2d
-from npgan.run import Run, TrainingDiverged
+from npgan.run import Run, TrainingDiverged, check_image_count
 from npgan.run_state import checkpoint_file, load_run
 from npgan.demos.run_settings import apply_config_file, check_resume_flags, new_run_settings
 from npgan.memory import keep_freed_memory
@@ -96,6 +96,7 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
                           else load_images("train", args.data_dir))
         if args.resume:
             check_data_shape(trainer, images, f"the checkpoint {args.resume} was trained on")
+            check_image_count(info, len(images))
         else:
             cfg, settings = new_run_settings(args, file_model, file_settings,
                                              image_fields(images), dataset)

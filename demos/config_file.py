@@ -104,6 +104,7 @@ SETTINGS = {  # key -> (test, what it must be)
     "about": (lambda v: isinstance(v, str), "a string"),
     "config_file": (lambda v: isinstance(v, str), "a string"),   # a run's note of its source
     "max_steps": (_positive_int, "a positive integer"),
+    "images": (_positive_int, "a positive integer"),           # a run's record of its data
     "data_dir": (lambda v: isinstance(v, str), "a folder's path"),
     "data": (lambda v: _data_record(v),                          # the images demo's PATH etc.
              'the images demo\'s record {"path": "...", "size": [H, W] or null, "grey": '

@@ -37,7 +37,7 @@ from tqdm import tqdm
 from npgan.animate import save_progress_gif
 from npgan.backend import to_host
 from npgan.checkpoint import atomic_write, save_checkpoint
-from npgan.data import batches
+from npgan.data import DataError, batches
 from npgan.health import (DIVERGED_ADVICE, FEW_CLASSES, FIGURES, HEALTH_KEYS, JUDGE_AFTER,
                           LOW_DIVERSITY, HealthMonitor, HealthProbe, log_line)
 from npgan.latent import code_grid, draw_latent
@@ -86,6 +86,16 @@ def file_id(path):
         return None
 
 
+def check_image_count(info, n):
+    """A resumed run must see as many images as it trained on (``info["images"]``, recorded
+    by Run; older runs have none): another count changes the steps an epoch, so the run's
+    epochs would be renumbered and its data order no longer a function of the step."""
+    if info.get("images", n) != n:
+        raise DataError(f"this run trained on {info['images']:,} images; resuming it on {n:,} "
+                        "would change its epochs' length and renumber them: give it the same "
+                        "images, or start a new run on these")
+
+
 class Run:
     """One training run: a trainer, its data, its output folder, and its history."""
 
@@ -93,6 +103,14 @@ class Run:
                  checkpoint_every=None, history=None, info=None, quiet=False, resumed_from=None,
                  labels=None, class_names=None, tuner=None):
         self.trainer, self.images, self.out_dir = trainer, images, out_dir
+        for name, value in (("batch_size", batch_size), ("epochs", epochs),
+                            ("max_steps", max_steps), ("checkpoint_every", checkpoint_every)):
+            if not ((value is None and name in ("max_steps", "checkpoint_every"))
+                    or (isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+                        and value >= 1)):
+                raise ValueError(f"Run: {name} must be a whole number >= 1"
+                                 + (" (or None)" if name in ("max_steps", "checkpoint_every")
+                                    else "") + f", got {value!r}")
         if trainer.conditional and labels is None:
             raise ValueError("a conditional GAN needs the training labels")
         self.labels = labels if trainer.conditional else None
@@ -105,13 +123,15 @@ class Run:
         self.history = history or {k: [] for k in HISTORY_KEYS}
         for k in HEALTH_KEYS:                   # per-epoch health figures (npgan.health)
             self.history.setdefault(k, [])
-        self.info = info or {}
+        self.info = dict(info or {})             # its own copy: it adds "images" below
         self.health = HealthMonitor(dataset=self.info.get("dataset"),     # its advice names
                                     label_smoothing=trainer.settings["label_smoothing"])  # S
         self.health.replay(self.history)        # a resumed run warns when the whole one would
         self.probe = None                       # a HealthProbe, made at the first check
         self.findings = []                      # what the monitor reported during train()
         self.resumed_from = resumed_from
+        check_image_count(self.info, len(images))
+        self.info["images"] = len(images)       # recorded, so that a resume can check it
         self.steps_per_epoch = len(images) // batch_size
         if self.steps_per_epoch == 0:
             raise ValueError(f"batch_size {batch_size} is larger than the {len(images)} images")
@@ -160,9 +180,10 @@ class Run:
                         bar.set_postfix({k: f"{self.history[k][-1]:.3f}" for k in HISTORY_KEYS}
                                         | ({"health": ", ".join(self.health.active)}
                                            if self.health.active else {}))
-                    if self.checkpoint_every and trainer.step % self.checkpoint_every == 0:
-                        self.save()
-                if trainer.step % steps_per_epoch == 0 and self.epoch_output(epoch + 1):
+                    if (self.checkpoint_every and trainer.step % self.checkpoint_every == 0
+                            and not self.ends_epoch_with_outputs(trainer.step)):
+                        self.save()             # (an epoch's end saves after its health check)
+                if self.ends_epoch_with_outputs(trainer.step):
                     self.save_samples(f"samples_epoch_{epoch + 1:03d}.png",
                                       f"epoch {epoch + 1}, step {trainer.step}")
                     self.check_health(epoch + 1)
@@ -216,6 +237,10 @@ class Run:
             names = self.class_names or [str(c) for c in range(k)]
             save_image_grid(images, self.path(name), nrow=k, row_labels=names, title=title,
                             shape=shape)
+
+    def ends_epoch_with_outputs(self, step):
+        """Is ``step`` the last of an epoch whose end writes outputs (``epoch_output``)?"""
+        return step % self.steps_per_epoch == 0 and self.epoch_output(step // self.steps_per_epoch)
 
     def epoch_output(self, epoch):
         """Does the end of ``epoch`` (1-based) write a grid, a health check and a checkpoint?

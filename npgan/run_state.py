@@ -94,7 +94,7 @@ def check_run_state(arrays, meta):
     run = meta.get("run", {})                     # what a demo saved: dataset, batch size, ...
     if not isinstance(run, dict):
         raise CheckpointError("its 'run' information is not a JSON object")
-    bad = [f"{k}={run[k]!r}" for k in ("batch_size", "epochs")
+    bad = [f"{k}={run[k]!r}" for k in ("batch_size", "epochs", "images")
            if k in run and (type(run[k]) is not int or run[k] < 1)]
     bad += [f"dataset={run['dataset']!r}"] if not isinstance(run.get("dataset", ""), str) else []
     bad += [f"backend={run['backend']!r}"] if run.get("backend", "numpy") not in BACKENDS else []

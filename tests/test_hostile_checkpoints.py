@@ -267,7 +267,7 @@ def test_a_whole_checkpoint_of_another_architecture_is_fine(tmp_path, capsys):
     Run(GANTrainer(cfg, seed=4), small_images(64), str(tmp_path), batch_size=32, epochs=1,
         quiet=True, info=INFO).train()
     trainer, history, info = load_run(tmp_path / "checkpoint.npz")
-    assert trainer.cfg == cfg and len(history["d_loss"]) == trainer.step == 2 and info == INFO
+    assert trainer.cfg == cfg and len(history["d_loss"]) == trainer.step == 2 and info == {**INFO, "images": 64}
     code, _, err = sample(capsys, tmp_path / "checkpoint.npz", "-n", 5, "-o", tmp_path / "s.npy")
     assert code == 0, err
     assert np.load(tmp_path / "s.npy").shape == (5, 28, 28)

@@ -59,6 +59,16 @@ def test_a_resume_that_lost_some_state_would_be_caught(tmp_path, lost):
         assert_same_checkpoint(one, two)
 
 
+def test_a_checkpoint_every_on_an_epochs_last_step_keeps_its_health_check(tmp_path):
+    """checkpoint_every=5 falls on each epoch's last step: the save there used to come
+    before the epoch's health check, and the epoch-end save then saw that step saved already,
+    so the check never reached a checkpoint (and a resumed run's health.png had a gap)."""
+    one = small_run(tmp_path / "one")
+    two = small_run(tmp_path / "two", checkpoint_every=5)
+    assert load_checkpoint(two)[0]["history.health_step"].tolist() == [5, 10]
+    assert_same_checkpoint(one, two)
+
+
 def test_crash_after_a_checkpoint_every_then_resume(tmp_path):
     """checkpoint_every=3 writes at step 6, mid-epoch 2; a crash at step 9 loses 2 steps only."""
     one = small_run(tmp_path / "one")

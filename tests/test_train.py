@@ -42,7 +42,8 @@ def test_short_run_writes_every_output(tmp_path, mnist_subset):
     values = np.array([[float(r[k]) for k in ("d_loss", "g_loss", "d_real", "d_fake")] for r in rows])
     assert np.all(np.isfinite(values))
     assert np.all((values[:, 2:] > 0) & (values[:, 2:] < 1))  # D outputs are probabilities
-    assert json.loads((tmp_path / "config.json").read_text()) == {"note": "test"}
+    # the run information given, and the image count that a resume checks (npgan.run)
+    assert json.loads((tmp_path / "config.json").read_text()) == {"note": "test", "images": 640}
 
 
 def test_checkpoint_round_trip_gives_identical_samples(tmp_path, mnist_subset):
@@ -102,3 +103,18 @@ def test_samples_do_not_depend_on_the_sampling_batch(cfg):
     default = trainer.sample(z)
     for batch in (1000, 7):
         assert np.allclose(default, trainer.sample(z, batch_size=batch), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"batch_size": 0}, "batch_size must be a whole number >= 1, got 0"),   # ZeroDivisionError
+    ({"batch_size": 3.5}, "batch_size must be a whole number >= 1, got 3.5"),
+    ({"epochs": 0}, "epochs must be a whole number >= 1, got 0"),   # wrote a step-0 run, then
+    ({"max_steps": 0}, r"max_steps must be a whole number >= 1 \(or None\), got 0"),  # failed
+    ({"checkpoint_every": -2}, "checkpoint_every must be"),
+])
+def test_run_names_a_bad_length_before_it_writes_anything(tmp_path, kwargs, message):
+    images = np.zeros((16, 784), np.float32)
+    with pytest.raises(ValueError, match=message):
+        Run(GANTrainer(SMALL), images, str(tmp_path / "run"),
+            **{"batch_size": 8, "epochs": 1, **kwargs})
+    assert not (tmp_path / "run").exists()
