@@ -34,6 +34,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     if args.n < 2:
         p.error(f"-n must be at least 2, got {args.n}")
+    if args.seed < 0:
+        p.error(f"--seed must be 0 or more, got {args.seed}")
     if args.json and not os.path.isdir(os.path.dirname(os.path.abspath(args.json))):
         p.error(f"--json {args.json}: its folder does not exist")
     try:

@@ -65,6 +65,15 @@ def load_images(path, *, size=None, grey=False, max_images=None):
     grey:       convert colour images to grey.
     max_images: read at most this many (the first, in the documented order).
     """
+    def whole(n):
+        return isinstance(n, (int, np.integer)) and not isinstance(n, bool) and n >= 1
+    if max_images is not None and not whole(max_images):
+        raise ValueError(f"load_images: max_images must be a whole number >= 1 (or None for "
+                         f"all), got {max_images!r}")       # -1 would drop the last image
+    if size is not None and not (isinstance(size, (tuple, list)) and len(size) == 2
+                                 and all(whole(n) for n in size)):
+        raise ValueError(f"load_images: size must be (height, width), two whole numbers >= 1, "
+                         f"got {size!r}")
     path = Path(path)
     if path.is_dir():
         return load_image_folder(path, size=size, grey=grey, max_images=max_images)
@@ -234,7 +243,11 @@ def read_array(path):
                             "reads its only array, or the one named "
                             + ", ".join(ARRAY_KEYS[:-1]) + f" or {ARRAY_KEYS[-1]} "
                             "(save it with np.savez(file, images=x))")
-        unpacked = data.zip.getinfo(key + ".npy").file_size
+        try:
+            unpacked = data.zip.getinfo(key + ".npy").file_size
+        except KeyError:                    # a zip whose member is not an .npy (data.csv)
+            raise DataError(f"{path}: its member {key!r} is not a NumPy array (.npy); npgan "
+                            "reads .npz files written by np.savez") from None
         if unpacked > 8 * MAX_VALUES:                           # read whole before any check
             raise DataError(f"{path}: its array {key!r} is {unpacked / 2 ** 30:.1f} GiB, too "
                             "large to read whole; save it as .npy, which is read in part "

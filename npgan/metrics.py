@@ -92,6 +92,11 @@ def frechet_distance(feat_a, feat_b):
     with tiny negative eigenvalues from round-off clipped to 0. Returns d^2 as a float (the
     number FID papers report), >= 0 up to round-off.
     """
+    shapes = [np.shape(feat_a), np.shape(feat_b)]
+    if any(len(s) != 2 or s[0] < 2 for s in shapes) or shapes[0][1] != shapes[1][1]:
+        raise ValueError(f"frechet_distance: needs two sets of features (N_a, D) and (N_b, D), "
+                         f"each of at least 2 rows (a covariance), got {shapes[0]} and "
+                         f"{shapes[1]}")
     mu_a, c_a = gaussian_stats(feat_a)
     mu_b, c_b = gaussian_stats(feat_b)
     return frechet_from_stats(mu_a, c_a, mu_b, c_b)

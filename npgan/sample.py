@@ -187,6 +187,8 @@ def main(argv=None):
         p.error("--path is for --interpolate")
     if args.steps < 2:
         p.error(f"--steps must be at least 2, got {args.steps}")
+    if args.seed < 0:
+        p.error(f"--seed must be 0 or more, got {args.seed}")
     ext = os.path.splitext(args.output)[1].lower()
     if ext not in (".png", ".npy"):
         p.error(f"-o must end in .png or .npy, got {args.output!r}")

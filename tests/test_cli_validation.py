@@ -98,7 +98,18 @@ SAMPLE_CASES = {   # name: (arguments, what the message must say); CKPT is a goo
                               "a .npy output holds at most 1,000,000"),
     "interpolation too long": (["CKPT", "--interpolate", "--steps", "2000"],
                                "that asks for 16,000 images"),
+    "negative seed": (["CKPT", "--seed", "-1"], "--seed must be 0 or more, got -1"),
 }
+
+
+@pytest.mark.parametrize("args, message", [(["-n", "1"], "-n must be at least 2, got 1"),
+                                           (["--seed", "-1"], "--seed must be 0 or more, got -1")])
+def test_evaluate_rejects(checkpoint, capsys, args, message):
+    """(A negative seed was numpy's bare "expected non-negative integer" traceback.)"""
+    from npgan.evaluate import main as evaluate_main
+    with pytest.raises(SystemExit) as e:
+        evaluate_main([str(checkpoint), *args])
+    assert e.value.code == 2 and message in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("case", SAMPLE_CASES)

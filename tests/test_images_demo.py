@@ -3,6 +3,7 @@ and refuse what they cannot read, naming the file; the demo (python -m npgan.dem
 trains on them with the MNIST demo's outputs, resumes, and its checkpoint samples in colour."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -280,6 +281,27 @@ def test_demo_trains_on_a_colour_folder_and_writes_every_output(colour_folder, t
     assert len((out / "history.csv").read_text().splitlines()) == 1 + 3
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"max_images": 0}, "max_images must be a whole number >= 1"),      # was an IndexError
+    ({"max_images": -1}, "max_images must be a whole number >= 1"),     # dropped the last image
+    ({"max_images": 2.5}, "max_images must be a whole number >= 1"),
+    ({"size": (0, 5)}, r"size must be \(height, width\), two whole numbers >= 1, got \(0, 5\)"),
+    ({"size": 8}, "size must be"),
+])
+def test_load_images_names_a_bad_count_or_size(grey_folder, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        load_images(grey_folder, **kwargs)
+
+
+def test_an_npz_whose_member_is_not_an_array_is_a_data_error(tmp_path):
+    import zipfile
+    path = tmp_path / "z.npz"
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("data.csv", "1,2,3\n")
+    with pytest.raises(DataError, match="its member 'data.csv' is not a NumPy array"):
+        load_images(path)                                               # was a bare KeyError
+
+
 def test_demo_resumes_with_the_recorded_data_and_refuses_other_data(colour_folder, tmp_path, capsys):
     out = tmp_path / "run"
     code, _, err = images_demo(capsys, colour_folder, "--max-steps", "2", "--batch-size", "2",
@@ -294,6 +316,10 @@ def test_demo_resumes_with_the_recorded_data_and_refuses_other_data(colour_folde
     assert code == 2
     assert "was trained on 6 x 8 colour images, but the data given now are 6 x 8 grey" in err
     assert load_run(ckpt)[0].step == 3                                  # nothing was written
+    # fewer images: another epoch length, which would renumber the run's epochs
+    code, _, err = images_demo(capsys, "--resume", ckpt, "--max-steps", "4", "--max-images", "2")
+    assert code == 2 and re.search(r"this run trained on \d+ images; resuming it on 2 ", err), err
+    assert load_run(ckpt)[0].step == 3
 
 
 def test_demo_trains_a_dcgan_on_grey_images_and_sizes_must_suit_it(grey_folder, tmp_path, capsys):

@@ -76,6 +76,15 @@ def test_frechet_distance_matches_closed_forms(rng):
     assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-8)
 
 
+@pytest.mark.parametrize("a, b", [((1, 4), (5, 4)),            # one row: no covariance
+                                  ((5, 4), (5, 3)),            # another feature width
+                                  ((5,), (5, 4))])
+def test_frechet_distance_names_features_it_cannot_compare(a, b):
+    """(These were numpy's LinAlgError or a matmul core-dimension error.)"""
+    with pytest.raises(ValueError, match=r"frechet_distance: needs two sets of features"):
+        frechet_distance(np.ones(a), np.ones(b))
+
+
 def test_classifier_score_bounds():
     confident_uniform = np.eye(10)[np.arange(1000) % 10]   # each image one class, all classes
     assert classifier_score(confident_uniform) == pytest.approx(10)
