@@ -15,7 +15,8 @@ from npgan.classifier import DATASETS
 from npgan.data import DataError, scale_images
 from npgan.metrics import evaluate, format_metrics, save_metrics
 from npgan.demos.config_file import SHIPPED
-from npgan.demos.flags import CONDITIONAL_EPOCHS, DCGAN_EPOCHS, PLAIN_EPOCHS, build_parser, plural
+from npgan.demos.flags import (CONDITIONAL_EPOCHS, DCGAN_EPOCHS, DCGAN_PLAIN_EPOCHS, PLAIN_EPOCHS,
+                               build_parser, plural)
 from npgan.models import DCGANConfig, image_shape_of, shape_fields
 from npgan.nn import BatchNorm1d, BatchNorm2d
 from npgan.run import Run, TrainingDiverged, check_image_count
@@ -143,7 +144,8 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         default_epochs = max(1, round(default_steps / (len(images) // info["batch_size"])))
     dcgan = isinstance(trainer.cfg, DCGANConfig)
     if dcgan and not default_steps:
-        default_epochs = DCGAN_EPOCHS
+        default_epochs = (DCGAN_PLAIN_EPOCHS.get(dataset, DCGAN_EPOCHS)
+                          if not trainer.conditional and not file_model else DCGAN_EPOCHS)
     elif trainer.conditional and not dcgan:
         default_epochs = CONDITIONAL_EPOCHS.get(dataset, default_epochs)
     elif not dcgan and not file_model:              # the fully connected GAN's own network

@@ -3,7 +3,9 @@
 Runs each command below as written (adding only ``--out``, ``--quiet`` and ``--overwrite``), two at a
 time on a machine with two cores or more, then copies the pictures the README shows into
 ``--out`` (default ``demos/gallery/``, run from the repository root). About 23 minutes on 2
-CPU cores (22 min 34 s on 2026-12-02; the DCGAN takes 14 of them, beside the others).
+CPU cores (22 min 34 s on 2026-12-02; the DCGAN took 14 of them, beside the others); since
+2026-12-08 the DCGAN trains 14 epochs instead of 10, so expect some minutes more (not
+measured again as a whole).
 Every picture is a file the command itself wrote; nothing is retouched.
 
     python -m npgan.demos.mnist                   samples.png, losses.png, health.png, progress.gif

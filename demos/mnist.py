@@ -20,6 +20,7 @@ DESCRIPTION = ("Train the classic fully connected GAN on MNIST with npgan's hand
 
 if __name__ == "__main__":
     # default_epochs is a --config network's: the fully connected GAN's own are 30
-    # (demos/flags.py PLAIN_EPOCHS and CONDITIONAL_EPOCHS), the DCGAN's 10 (DCGAN_EPOCHS)
+    # (demos/flags.py PLAIN_EPOCHS and CONDITIONAL_EPOCHS), the DCGAN's 14 without
+    # --conditional (DCGAN_PLAIN_EPOCHS), else 10 (DCGAN_EPOCHS)
     sys.exit(main(sys.argv[1:], dataset="mnist", load_images=load_mnist, default_epochs=15,
                   description=DESCRIPTION))

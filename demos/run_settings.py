@@ -6,8 +6,8 @@ import sys
 
 from npgan.data import DataError
 from npgan.demos.config_file import ConfigFileError, read_config_file
-from npgan.demos.flags import (CONDITIONAL, DCGAN_LR, DCGAN_MODEL, DEFAULTS, EMA, INFO_CODES,
-                               PLAIN, PLAIN_MODEL)
+from npgan.demos.flags import (CONDITIONAL, DCGAN_LR, DCGAN_MODEL, DCGAN_PLAIN_MODEL, DEFAULTS,
+                               EMA, INFO_CODES, PLAIN, PLAIN_MODEL)
 from npgan.models import DCGANConfig, config_from_dict
 
 MAX_WEIGHTS = 50_000_000  # 0.75 GiB with gradients and Adam's moments: the demos' 1 GB budget
@@ -72,8 +72,8 @@ def new_run_settings(args, file_model, file_settings, shape, dataset):
         model["info_weight"] = args.info
         if args.info and not model.get("latent_components"):
             model["latent_components"] = INFO_CODES
-    elif mlp and not conditional and not file_model:    # the demo's own network
-        model.update(PLAIN_MODEL.get(dataset, {}))
+    elif not conditional and not file_model:          # the demo's own network
+        model.update((PLAIN_MODEL if mlp else DCGAN_PLAIN_MODEL).get(dataset, {}))
     codes = model.get("latent_components", 0) if model.get("info_weight") else 0
     if codes and model.get("latent_dim", DEFAULTS["latent_dim"]) <= codes:
         raise DataError(f"--latent-dim {model.get('latent_dim')} leaves no noise beside the "

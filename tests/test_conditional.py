@@ -145,8 +145,8 @@ def test_a_projection_discriminator_adds_the_label_vectors_inner_product():
 def test_the_conditional_mnist_demo_trains_30_epochs_unless_told(tmp_path, capsys):
     """demos/flags.py CONDITIONAL_EPOCHS: 30 for MNIST's fully connected conditional GAN
     (README "Results"), PLAIN_EPOCHS the same for the plain one, the demo's default (15) for
-    a plain --config network, and the DCGAN's (10); --epochs wins, and a run's own
-    config.json repeats its epochs."""
+    a plain --config network, and the DCGAN's (10; 14 for MNIST's plain DCGAN,
+    DCGAN_PLAIN_EPOCHS); --epochs wins, and a run's own config.json repeats its epochs."""
     def epochs(*flags):
         out = tmp_path / str(len(list(tmp_path.iterdir())))
         code, _, err = demo(capsys, "--max-steps", "1", "--batch-size", "8", "--out", out, *flags)
@@ -156,6 +156,8 @@ def test_the_conditional_mnist_demo_trains_30_epochs_unless_told(tmp_path, capsy
     assert epochs()[1] == 30
     assert epochs("--config", "relu_dropout_d")[1] == 15
     assert epochs("--conditional", "--model", "dcgan")[1] == 10
+    assert epochs("--model", "dcgan")[1] == 14
+    assert epochs("--config", "dcgan_without_fc")[1] == 10
     own, three = epochs("--conditional", "--epochs", "3")
     assert three == 3
     assert epochs("--config", str(own / "config.json"))[1] == 3
@@ -163,7 +165,8 @@ def test_the_conditional_mnist_demo_trains_30_epochs_unless_told(tmp_path, capsy
 
 def test_the_fashion_demo_trains_its_plain_gan_30_epochs(tmp_path):
     """demos/flags.py PLAIN_EPOCHS: 30 for Fashion-MNIST's fully connected plain GAN (README
-    "Results"), 15 with --conditional; no InfoGAN codes there (PLAIN_MODEL is MNIST's). MNIST
+    "Results"), 15 with --conditional, 10 for the DCGAN; no InfoGAN codes there (PLAIN_MODEL
+    and DCGAN_PLAIN_MODEL are MNIST's). MNIST
     stands in for the data: the demo's defaults depend on the dataset's name alone."""
     def run(*flags):
         out = tmp_path / str(len(list(tmp_path.iterdir())))
@@ -175,3 +178,5 @@ def test_the_fashion_demo_trains_its_plain_gan_30_epochs(tmp_path):
     plain = run()
     assert plain["epochs"] == 30 and plain["model"]["info_weight"] == 0
     assert run("--conditional")["epochs"] == 15
+    dcgan = run("--model", "dcgan")                 # DCGAN_PLAIN_* are MNIST's alone too
+    assert dcgan["epochs"] == 10 and dcgan["model"]["info_weight"] == 0

@@ -198,8 +198,9 @@ def test_info_with_conditional_is_an_error_that_names_the_setting(capsys, tmp_pa
 
 def test_mnists_plain_default_has_the_code_head_and_nothing_else_does(capsys, tmp_path):
     """demos/flags.py PLAIN_MODEL: the fully connected plain GAN on MNIST gets 10 codes and
-    weight 0.1 (README "Results"); --info 0 gives the plain N(0, I) network back, and
-    --conditional, --model dcgan and a --config network get no codes."""
+    weight 0.1 (README "Results"), DCGAN_PLAIN_MODEL the plain DCGAN 10 codes and weight 0.3;
+    --info 0 gives the plain N(0, I) network back, and --conditional and a --config network
+    get no codes."""
     def model(*flags):
         out = tmp_path / str(len(list(tmp_path.iterdir())))
         code, _, err = demo(capsys, "--max-steps", "1", "--batch-size", "8", "--out", out, *flags)
@@ -207,8 +208,11 @@ def test_mnists_plain_default_has_the_code_head_and_nothing_else_does(capsys, tm
         return json.loads((out / "config.json").read_text())["model"]
     default = model()
     assert (default["info_weight"], default["latent_components"]) == (0.1, 10)
-    for flags in (("--info", "0"), ("--conditional",), ("--model", "dcgan"),
-                  ("--config", "relu_dropout_d")):
+    m = model("--model", "dcgan")
+    assert (m["info_weight"], m["latent_components"]) == (0.3, 10)
+    for flags in (("--info", "0"), ("--conditional",), ("--model", "dcgan", "--info", "0"),
+                  ("--model", "dcgan", "--conditional"), ("--config", "relu_dropout_d"),
+                  ("--config", "dcgan_without_fc")):
         m = model(*flags)
         assert (m["info_weight"], m["latent_components"]) == (0, 0), flags
     m = model("--config", "relu_dropout_d", "--info", "0.5")       # the flag adds it anywhere

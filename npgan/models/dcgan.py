@@ -81,10 +81,13 @@ by the batch's statistics: it wins (the first row). Then, 4 epochs (3,748 steps)
     g_hidden (1024,), d_hidden (256,)                               8.39   14.7 (1.3x slower)
 
 and d_hidden (256,) alone at lr 5e-4 and 1e-3 for 12 epochs: 7.42 / 56.7 and 7.42 / 58.6.
-The default, 10 epochs (about 10 minutes on 2 cores), seeds 0, 1, 2: 8.88 / 6.12, 8.81 /
-7.96, 8.87 / 6.79 (2026-12-07, one thread; on 2026-12-01, before BatchNorm2d summed a
-convolution's output in one sum: 8.92 / 5.97, 8.92 / 6.39, 8.89 / 5.79; README "Results",
-beside the fully connected GAN's).
+This network for 10 epochs, seeds 0, 1, 2: 8.88 / 6.12, 8.81 / 7.96, 8.87 / 6.79
+(2026-12-07, one thread; on 2026-12-01, before BatchNorm2d summed a convolution's output in
+one sum: 8.92 / 5.97, 8.92 / 6.39, 8.89 / 5.79). The MNIST demo's plain DCGAN adds
+InfoGAN's code head (demos/flags.py DCGAN_PLAIN_MODEL: 10 codes at weight 0.3, D's 1 + K outputs
+above) and trains 14 epochs, about 10 minutes on 2 cores: 9.35 / 5.25, 9.47 / 6.70, 9.27 /
+7.17 (2026-12-08; README "Results", beside the fully connected GAN's and the screen that
+chose it).
 
 Other image sizes: for C x H x W images (``image_shape``, see config.py) G's last Linear goes
 to c1 x H/4 x W/4, its last layer makes C channels, and D's first convolution takes C
