@@ -196,15 +196,23 @@ class Run:
                      f"{sum(f.kind == 'warning' for f in self.findings)} health warning(s)")
         finally:
             bar.close()
+        try:
+            self.write_final_outputs()
+        except BaseException as e:              # Ctrl-C or a failed write here: say so too
+            self.log_stop(e)
+            raise
+        return time.perf_counter() - start
+
+    def write_final_outputs(self):
+        """The checkpoint, samples.png, the curves and progress.gif at the end of a run."""
         self.save()
-        self.save_samples("samples.png", f"step {trainer.step}")
+        self.save_samples("samples.png", f"step {self.trainer.step}")
         if self.history["health_step"]:
             save_health_curves(self.history, self.path("health.png"), low_diversity=LOW_DIVERSITY,
                                few_classes=FEW_CLASSES, reference=self.health.reference,
                                judge_after=JUDGE_AFTER)
         save_loss_curves(self.history, self.path("losses.png"))
-        save_progress_gif(self.out_dir, last_epoch=trainer.step // steps_per_epoch)
-        return time.perf_counter() - start
+        save_progress_gif(self.out_dir, last_epoch=self.trainer.step // self.steps_per_epoch)
 
     def tune_threads(self, batch):
         """Let the ThreadTuner time steps on a stand-in: a second trainer like this run's,

@@ -185,3 +185,18 @@ def test_written_files_get_the_permissions_the_umask_allows(tmp_path, umask):
     finally:
         os.umask(old)
     assert (tmp_path / "f.bin").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_interrupt_during_the_final_outputs_is_logged(tmp_path, monkeypatch):
+    """Ctrl-C while the run writes its last pictures: log.txt says so (it said only "end:
+    step 4 reached"), and the final checkpoint written before it is the last good one."""
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr("npgan.run.save_progress_gif", interrupt)
+    run = Run(GANTrainer(SMALL), small_images(64), str(tmp_path), batch_size=32, epochs=2,
+              quiet=True, info=INFO)
+    with pytest.raises(KeyboardInterrupt):
+        run.train()
+    log = (tmp_path / "log.txt").read_text()
+    assert "end: step 4 reached" in log
+    assert f"interrupted at step 4. The last good checkpoint is {run.checkpoint_path} (step 4)." in log
