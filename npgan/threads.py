@@ -116,8 +116,9 @@ def parallel_for(fn, items):
             pass
         wait(helpers)                       # ...and return only once none is still writing
         raise
-    for h in helpers:
-        h.result()                          # re-raises an exception from a helper
+    wait(helpers)                           # all done (one may have failed while another
+    for h in helpers:                       # was still writing), then
+        h.result()                          # re-raise an exception from a helper
 
 
 class ThreadTuner:

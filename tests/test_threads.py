@@ -81,6 +81,36 @@ def test_parallel_for_returns_an_error_only_once_no_helper_still_writes(two_thre
     assert finished < 20                    # the helpers took no new item once it failed
 
 
+def test_a_helpers_error_is_raised_only_once_the_other_helpers_are_done():
+    """Three threads: one helper fails while another is inside a slow item. parallel_for
+    used to re-raise the first helper's error at once, with the other still writing."""
+    import threading
+    import time
+    set_threads(3)
+    try:
+        main, writing, failed = threading.current_thread(), [], []
+
+        def fn(i):
+            if threading.current_thread() is main:
+                time.sleep(0.01)
+                return
+            with lock:
+                fail = not failed
+                failed.append(1)
+            if fail:
+                time.sleep(0.05)
+                raise RuntimeError("helper failed")
+            writing.append("start")
+            time.sleep(0.3)
+            writing.append("end")
+        lock = threading.Lock()
+        with pytest.raises(RuntimeError, match="helper failed"):
+            parallel_for(fn, range(8))
+        assert writing.count("start") == writing.count("end") >= 1   # none still writing
+    finally:
+        set_threads(1)
+
+
 def test_parallel_for_inside_parallel_for_finishes(two_threads):
     """A parallel_for inside another (im2col inside some future threaded layer) runs its
     inner loop plainly on a pool thread instead of waiting on the busy pool for ever."""
