@@ -181,6 +181,9 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         return 2
     kind = ("a conditional " if trainer.conditional else "a ") + (
         "DCGAN" if isinstance(trainer.cfg, DCGANConfig) else "GAN")
+    if trainer.cfg.info_weight:                     # the MNIST defaults have them unasked
+        kind += (f" with InfoGAN's {trainer.cfg.latent_components} codes (--info "
+                 f"{trainer.cfg.info_weight:g})")
     resumed = f", resuming at step {trainer.step}" if args.resume else ""
     kind += f" (network and settings from {file_path})" if args.config else ""
     print(f"npgan: training {kind} on {dataset} until step {run.total_steps} "

@@ -200,21 +200,28 @@ def test_mnists_plain_default_has_the_code_head_and_nothing_else_does(capsys, tm
     """demos/flags.py PLAIN_MODEL: the fully connected plain GAN on MNIST gets 10 codes and
     weight 0.1 (README "Results"), DCGAN_PLAIN_MODEL the plain DCGAN 10 codes and weight 0.3;
     --info 0 gives the plain N(0, I) network back, and --conditional and a --config network
-    get no codes."""
+    get no codes. The start line says when a run has them (a user did not ask for them)."""
+    said = []
+
     def model(*flags):
         out = tmp_path / str(len(list(tmp_path.iterdir())))
-        code, _, err = demo(capsys, "--max-steps", "1", "--batch-size", "8", "--out", out, *flags)
+        code, stdout, err = demo(capsys, "--max-steps", "1", "--batch-size", "8", "--out", out,
+                                 *flags)
         assert code == 0, err
+        said.append(stdout.splitlines()[0])
         return json.loads((out / "config.json").read_text())["model"]
     default = model()
     assert (default["info_weight"], default["latent_components"]) == (0.1, 10)
+    assert said[-1].startswith("npgan: training a GAN with InfoGAN's 10 codes (--info 0.1) on")
     m = model("--model", "dcgan")
     assert (m["info_weight"], m["latent_components"]) == (0.3, 10)
+    assert said[-1].startswith("npgan: training a DCGAN with InfoGAN's 10 codes (--info 0.3) on")
     for flags in (("--info", "0"), ("--conditional",), ("--model", "dcgan", "--info", "0"),
                   ("--model", "dcgan", "--conditional"), ("--config", "relu_dropout_d"),
                   ("--config", "dcgan_without_fc")):
         m = model(*flags)
         assert (m["info_weight"], m["latent_components"]) == (0, 0), flags
+        assert "codes" not in said[-1]
     m = model("--config", "relu_dropout_d", "--info", "0.5")       # the flag adds it anywhere
     assert (m["info_weight"], m["latent_components"]) == (0.5, 10)
 
