@@ -25,6 +25,9 @@ unsure share       the fraction of images whose most probable class has p(y|x) <
                    far below the real share draws digits more typical than the data's (the
                    Frechet distance rises, the classifier score goes above the real one), one
                    far above draws more ambiguous ones (the score falls).
+code purity        for an InfoGAN generator (``info_weight`` > 0): for each code, the fraction
+                   of its samples in their commonest class; the mean over the codes. 1 when
+                   each code draws one kind of digit, about 0.1 when the codes ignore it.
 
 Every figure is reported for the generated samples and for real test images, so the reader
 sees what a perfect generator would score. Samples are compared with the 10,000 test images;
@@ -131,6 +134,19 @@ def label_accuracy(probs, labels):
     return float((np.asarray(probs).argmax(axis=1) == np.asarray(labels)).mean())
 
 
+def code_purity(probs, codes, k):
+    """For each of the ``k`` codes, the fraction of its rows of (N, C) probabilities whose
+    most probable class is that code's commonest: {"mean": over the codes that drew any rows,
+    "per_code": k floats, None for a code that drew none}."""
+    top, codes = np.asarray(probs).argmax(axis=1), np.asarray(codes)
+    per_code = []
+    for c in range(k):
+        mine = top[codes == c]
+        per_code.append(float(np.bincount(mine).max() / len(mine)) if len(mine) else None)
+    drawn = [p for p in per_code if p is not None]
+    return {"mean": float(np.mean(drawn)), "per_code": per_code}
+
+
 def class_kl(shares, reference):
     """KL(shares || reference) of two (C,) class distributions; 0 when they agree.
 
@@ -162,8 +178,13 @@ def generate(trainer, n, rng, labels=None):
 
     labels: None, or (n,) class labels for a conditional trainer.
     """
+    return generate_with_noise(trainer, n, rng, labels)[0]
+
+
+def generate_with_noise(trainer, n, rng, labels=None):
+    """``generate``'s images and the noise z (n, latent_dim) that drew them, both NumPy."""
     z = draw_latent(trainer.cfg, rng, n).astype(trainer.dtype)
-    return to_host(trainer.sample(z, labels))                   # explicit copy off a GPU
+    return to_host(trainer.sample(z, labels)), to_host(z)      # explicit copies off a GPU
 
 
 def evaluate(trainer, dataset="mnist", n=10000, seed=0, *, classifier=None, data_dir=None,
@@ -178,7 +199,8 @@ def evaluate(trainer, dataset="mnist", n=10000, seed=0, *, classifier=None, data
     the test set's), unsure_share (images whose top class has p(y|x) < 0.99) and
     label_accuracy: for "generated" only when the trainer is conditional; for "real" always,
     the classifier's accuracy on the true labels (the most a conditional generator can expect
-    to score). "real" also has its own n.
+    to score). "generated" also has code_purity (``code_purity``) when the trainer has
+    InfoGAN's code head; "real" has its own n.
 
     ``parzen``: also the Gaussian Parzen-window log-likelihood of the test images (npgan/
     parzen.py, the GAN paper's protocol), under key "parzen": for the n samples and, as the
@@ -202,8 +224,12 @@ def evaluate(trainer, dataset="mnist", n=10000, seed=0, *, classifier=None, data
 
     conditional = bool(getattr(trainer, "conditional", False))
     labels = np.arange(n) % 10 if conditional else None
-    gen_feats, gen_probs = clf.features_and_probabilities(generate(trainer, n, noise_rng, labels))
+    images, z = generate_with_noise(trainer, n, noise_rng, labels)
+    gen_feats, gen_probs = clf.features_and_probabilities(images)
     generated = figures(gen_probs, frechet_to_test(gen_feats), ref_shares, labels)
+    if getattr(trainer.cfg, "info_weight", 0):                  # InfoGAN: z starts with c
+        k = trainer.cfg.latent_components
+        generated["code_purity"] = code_purity(gen_probs, z[:, :k].argmax(axis=1), k)
 
     real_idx = real_rng.permutation(len(test_images))[:n]          # the same for any trainer
     train_idx = real_rng.permutation(len(train_images))[:n]
@@ -259,6 +285,10 @@ def format_metrics(d):
                      f"{100 * real['label_accuracy']:>11.2f}%")
     else:
         lines.append(f"{'classifier accuracy on real':34}{'':>12}{100 * real['label_accuracy']:>11.2f}%")
+    if "code_purity" in gen:
+        purity = [p for p in gen["code_purity"]["per_code"] if p is not None]
+        lines.append(f"{'code purity (InfoGAN, higher)':34}{100 * gen['code_purity']['mean']:>11.1f}%"
+                     f"{'-':>12}   (codes {100 * min(purity):.0f}% to {100 * max(purity):.0f}%)")
     lines.append("class shares (%)   " + "".join(f"{k:>6d}" for k in range(10)))
     for name, row in (("generated", gen), ("real", real)):
         lines.append(f"  {name:17}" + "".join(f"{100 * s:>6.1f}" for s in row["class_shares"]))

@@ -9,8 +9,9 @@ from npgan.checkpoint import CheckpointError, save_checkpoint
 from npgan.classifier import load_classifier, weights_path
 from npgan.data import FASHION_MNIST_DIR, load_fashion_mnist, load_mnist, scale_images
 from npgan.evaluate import main as evaluate_main
-from npgan.metrics import (class_kl, class_shares, classifier_score, evaluate, format_metrics,
-                           frechet_distance, frechet_from_stats, label_accuracy, unsure_share)
+from npgan.metrics import (class_kl, class_shares, classifier_score, code_purity, evaluate,
+                           format_metrics, frechet_distance, frechet_from_stats, label_accuracy,
+                           unsure_share)
 from npgan.models import GANConfig
 from npgan.run import Run
 from npgan.train import GANTrainer
@@ -151,6 +152,39 @@ def test_evaluate_scores_real_images_like_real_images(conditional):
     text = format_metrics(d)
     assert "classifier score" in text and ("label accuracy" in text) == conditional
     assert "unsure" in text
+
+
+def test_code_purity_is_each_codes_share_of_its_commonest_class():
+    probs = np.eye(10)[[3, 3, 3, 1, 4, 5, 4, 4]]            # top classes
+    codes = np.array([0, 0, 0, 0, 1, 1, 1, 1])               # code 2 draws nothing
+    d = code_purity(probs, codes, 3)
+    assert d["per_code"] == [0.75, 0.75, None] and d["mean"] == 0.75
+
+
+class CodedRealImages(RealImages):
+    """An InfoGAN stand-in: code k draws real test digits of class (k + shift) % 10, or, with
+    ``ignore``, digits whatever the code."""
+
+    def __init__(self, ignore=False):
+        super().__init__(conditional=False)
+        self.cfg = GANConfig(latent_dim=13, latent_components=10, info_weight=1.0)
+        self.ignore = ignore
+
+    def sample(self, z, labels=None):
+        if self.ignore:
+            return super().sample(z)
+        codes = np.asarray(z)[:, :10].argmax(axis=1)
+        return super().sample(z, (codes + 3) % 10)
+
+
+def test_evaluate_reports_code_purity_for_an_infogan_generator():
+    pure = evaluate(CodedRealImages(), "mnist", n=1000)["generated"]["code_purity"]
+    assert pure["mean"] > 0.95 and all(p > 0.85 for p in pure["per_code"])
+    mixed = evaluate(CodedRealImages(ignore=True), "mnist", n=1000)["generated"]["code_purity"]
+    assert mixed["mean"] < 0.25                              # about 0.1: the classes' shares
+    text = format_metrics(evaluate(CodedRealImages(), "mnist", n=200))
+    assert "code purity (InfoGAN, higher)" in text
+    assert "code_purity" not in evaluate(RealImages(False), "mnist", n=200)["generated"]
 
 
 def test_a_collapsed_generator_scores_badly():
