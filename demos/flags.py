@@ -40,9 +40,10 @@ PLAIN_MODEL = {"mnist": {"latent_components": INFO_CODES, "info_weight": 0.1}}
 # 4.60-5.97 after 30, three seeds; README "Results")
 PLAIN_EPOCHS = {"mnist": 30, "fashion_mnist": 30}
 # The plain DCGAN's, likewise (README "Results": on MNIST, InfoGAN's codes at weight 0.3 and
-# 14 epochs, about 10 minutes on 2 cores, took the classifier score from 8.81-8.87 to
+# 14 epochs, about 10 minutes on 2 cores, took the classifier score from 8.81-8.88 to
 # 9.27-9.47 and the Frechet distance from 6.12 / 7.96 / 6.79 to 5.25 / 6.70 / 7.17, seeds
-# 0 / 1 / 2; seed 0 with 14 epochs alone: 8.95 / 5.77, with the codes alone: 9.05 / 8.17)
+# 0 / 1 / 2; seed 0 with 14 epochs alone: 8.95 / 5.77 (against 8.88 / 6.12), with the codes
+# alone: 9.05 / 8.17 (against 8.92 / 5.88, before BatchNorm2d's one sum))
 DCGAN_PLAIN_MODEL = {"mnist": {"latent_components": INFO_CODES, "info_weight": 0.3}}
 DCGAN_PLAIN_EPOCHS = {"mnist": 14}
 # The fully connected cGAN's epochs: about 6 minutes on 2 cores (README "Results": with a
