@@ -26,8 +26,10 @@ unsure share       the fraction of images whose most probable class has p(y|x) <
                    Frechet distance rises, the classifier score goes above the real one), one
                    far above draws more ambiguous ones (the score falls).
 code purity        for an InfoGAN generator (``info_weight`` > 0): for each code, the fraction
-                   of its samples in their commonest class; the mean over the codes. 1 when
-                   each code draws one kind of digit, about 0.1 when the codes ignore it.
+                   of its samples in their commonest class; the mean over the codes, and how
+                   many different classes those commonest are. 1 and 10 when each of 10 codes
+                   draws its own digit; about 0.1 when G ignores the codes and draws every
+                   digit; near 1 but 1 class when G collapsed to one digit.
 
 Every figure is reported for the generated samples and for real test images, so the reader
 sees what a perfect generator would score. Samples are compared with the 10,000 test images;
@@ -137,14 +139,21 @@ def label_accuracy(probs, labels):
 def code_purity(probs, codes, k):
     """For each of the ``k`` codes, the fraction of its rows of (N, C) probabilities whose
     most probable class is that code's commonest: {"mean": over the codes that drew any rows,
-    "per_code": k floats, None for a code that drew none}."""
+    "per_code": k floats, None for a code that drew none, "classes": how many different
+    classes are the codes' commonest}. A collapsed G that draws one digit for every code
+    has purity near 1 and "classes" 1: read the two together."""
     top, codes = np.asarray(probs).argmax(axis=1), np.asarray(codes)
-    per_code = []
+    per_code, commonest = [], set()
     for c in range(k):
         mine = top[codes == c]
-        per_code.append(float(np.bincount(mine).max() / len(mine)) if len(mine) else None)
+        if len(mine):
+            counts = np.bincount(mine)
+            per_code.append(float(counts.max() / len(mine)))
+            commonest.add(int(counts.argmax()))
+        else:
+            per_code.append(None)
     drawn = [p for p in per_code if p is not None]
-    return {"mean": float(np.mean(drawn)), "per_code": per_code}
+    return {"mean": float(np.mean(drawn)), "per_code": per_code, "classes": len(commonest)}
 
 
 def class_kl(shares, reference):
@@ -288,7 +297,8 @@ def format_metrics(d):
     if "code_purity" in gen:
         purity = [p for p in gen["code_purity"]["per_code"] if p is not None]
         lines.append(f"{'code purity (InfoGAN, higher)':34}{100 * gen['code_purity']['mean']:>11.1f}%"
-                     f"{'-':>12}   (codes {100 * min(purity):.0f}% to {100 * max(purity):.0f}%)")
+                     f"{'-':>12}   (codes {100 * min(purity):.0f}% to {100 * max(purity):.0f}%; "
+                     f"their commonest classes: {gen['code_purity']['classes']} different)")
     lines.append("class shares (%)   " + "".join(f"{k:>6d}" for k in range(10)))
     for name, row in (("generated", gen), ("real", real)):
         lines.append(f"  {name:17}" + "".join(f"{100 * s:>6.1f}" for s in row["class_shares"]))

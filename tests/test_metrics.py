@@ -158,7 +158,9 @@ def test_code_purity_is_each_codes_share_of_its_commonest_class():
     probs = np.eye(10)[[3, 3, 3, 1, 4, 5, 4, 4]]            # top classes
     codes = np.array([0, 0, 0, 0, 1, 1, 1, 1])               # code 2 draws nothing
     d = code_purity(probs, codes, 3)
-    assert d["per_code"] == [0.75, 0.75, None] and d["mean"] == 0.75
+    assert d["per_code"] == [0.75, 0.75, None] and d["mean"] == 0.75 and d["classes"] == 2
+    collapsed = code_purity(np.eye(10)[[8] * 6], [0, 1, 2, 0, 1, 2], 3)
+    assert collapsed["mean"] == 1.0 and collapsed["classes"] == 1      # read together
 
 
 class CodedRealImages(RealImages):
@@ -180,6 +182,7 @@ class CodedRealImages(RealImages):
 def test_evaluate_reports_code_purity_for_an_infogan_generator():
     pure = evaluate(CodedRealImages(), "mnist", n=1000)["generated"]["code_purity"]
     assert pure["mean"] > 0.95 and all(p > 0.85 for p in pure["per_code"])
+    assert pure["classes"] == 10
     mixed = evaluate(CodedRealImages(ignore=True), "mnist", n=1000)["generated"]["code_purity"]
     assert mixed["mean"] < 0.25                              # about 0.1: the classes' shares
     text = format_metrics(evaluate(CodedRealImages(), "mnist", n=200))
