@@ -1,10 +1,12 @@
 """The command line shared by the demos: build or resume a run from the flags (demos/flags.py),
 train it, report clearly."""
 
+import contextlib
 import json
 import math
 import os
 import re
+import signal
 import sys
 
 import numpy as np
@@ -131,7 +133,9 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         return 2
     if info["batch_size"] > len(images):
         print(f"error: a batch of {info['batch_size']} is larger than the {len(images)} training "
-              "images", file=sys.stderr)
+              f"images: give --batch-size {len(images)} or less"
+              + (" (a resumed run keeps its own batch size; start a new run)" if args.resume
+                 else ""), file=sys.stderr)
         return 2
     batchnorm = any(isinstance(m, (BatchNorm1d, BatchNorm2d))
                     for net in (trainer.G, trainer.D) for m in net.modules())
@@ -193,7 +197,8 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
     print(threads_note)
     print(memory_note)
     try:
-        seconds = run.train()
+        with termination_as_interrupt():
+            seconds = run.train()
     except TrainingDiverged as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
@@ -201,7 +206,9 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
         print(f"error: {e}. {run.last_good()}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"\ninterrupted at step {trainer.step}. {run.last_good()}", file=sys.stderr)
+        hint = ("" if run.last_saved else " A checkpoint is written at each epoch's end; "
+                "--checkpoint-every STEPS writes one more often.")
+        print(f"\ninterrupted at step {trainer.step}. {run.last_good()}{hint}", file=sys.stderr)
         return 130
     gif = run.path("progress.gif")
     animation = f", animation: {gif}" if os.path.exists(gif) else ""
@@ -215,6 +222,25 @@ def run_demo(argv, *, dataset, load_images=None, default_epochs=None, descriptio
     else:
         note_stale_metrics(run.path("metrics.json"), trainer.step)
     return 0
+
+
+@contextlib.contextmanager
+def termination_as_interrupt():
+    """Within this block a SIGTERM (``kill``, ``timeout``, a batch system's stop) stops the
+    run as Ctrl-C does: logged, with the last good checkpoint named, instead of ending the
+    process at once with nothing said. (Only from the main thread, where Python takes
+    signals; elsewhere nothing changes.)"""
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:                                  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def note_stale_metrics(path, step):

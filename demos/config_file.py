@@ -137,6 +137,10 @@ def read_config_file(name):
         raise ConfigFileError(f"{path}: unknown keys {unknown}; a config file has \"model\" "
                               f"and the settings {sorted(SETTINGS)}")
     model = obj.get("model")
+    if isinstance(model, str):              # {"model": "dcgan"}: the kind, one level too high
+        raise ConfigFileError(f"{path}: \"model\" must be an object of the network's fields; "
+                              f"to name the kind, put it inside: {{\"model\": {{\"model\": "
+                              f"{json.dumps(model)}}}}}")
     if not isinstance(model, dict):
         raise ConfigFileError(f"{path}: needs a \"model\" object with the network's fields "
                               "(see npgan/models/config.py), e.g. {\"model\": {\"latent_dim\": 64}}")

@@ -141,8 +141,10 @@ def test_interrupt_just_after_a_checkpoint_reports_that_checkpoint(tmp_path, mon
     assert load_run(run.checkpoint_path)[0].step == 4
 
 
-def test_ctrl_c_during_training_exits_cleanly(tmp_path):
-    """A real SIGINT, sent once --checkpoint-every has written a checkpoint mid-epoch."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_ctrl_c_or_kill_during_training_exits_cleanly(tmp_path, sig):
+    """A real SIGINT, or SIGTERM (kill, timeout: it used to end the run with nothing said or
+    logged), sent once --checkpoint-every has written a checkpoint mid-epoch."""
     data = write_data_dir(tmp_path / "data")                      # epochs of 6 steps
     path = tmp_path / "out" / "checkpoint.npz"
     proc = subprocess.Popen(
@@ -157,7 +159,7 @@ def test_ctrl_c_during_training_exits_cleanly(tmp_path):
         while not path.exists() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
         assert path.exists() and proc.poll() is None, proc.communicate()
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
@@ -169,6 +171,7 @@ def test_ctrl_c_during_training_exits_cleanly(tmp_path):
                   r"\(step (\d+)\)\.\n$", err)
     assert m, err
     assert tmp_path / m[2] == path and 4 <= int(m[3]) <= int(m[1])
+    assert f"interrupted at step {m[1]}." in (path.parent / "log.txt").read_text()
     trainer, history, _ = load_run(path)
     assert trainer.step == int(m[3]) and len(history["g_loss"]) == trainer.step
     assert not list(path.parent.glob(".*.tmp"))
@@ -200,3 +203,18 @@ def test_interrupt_during_the_final_outputs_is_logged(tmp_path, monkeypatch):
     log = (tmp_path / "log.txt").read_text()
     assert "end: step 4 reached" in log
     assert f"interrupted at step 4. The last good checkpoint is {run.checkpoint_path} (step 4)." in log
+
+
+def test_ctrl_c_before_the_first_checkpoint_says_how_to_get_one_sooner(tmp_path, monkeypatch,
+                                                                      capsys):
+    data = write_data_dir(tmp_path / "data")
+
+    def interrupt(self, *args):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(GANTrainer, "train_step", interrupt)
+    code, _, err = demo(capsys, "--data-dir", data, "--batch-size", 16, "--quiet",
+                        "--out", tmp_path / "out")
+    assert code == 130
+    assert err.rstrip().endswith("No checkpoint was written by this run. A checkpoint is "
+                                 "written at each epoch's end; --checkpoint-every STEPS writes "
+                                 "one more often.")

@@ -32,7 +32,7 @@ DEMO_CASES = {   # name: (flags, what the message must say)
     "output inside a file": (["--out", "afile/run"],
                              "error: cannot create the output folder afile/run: Not a directory"),
     "batch larger than the data": (["--batch-size", "97"],
-                                   "error: a batch of 97 is larger than the 96 training images"),
+                                   "error: a batch of 97 is larger than the 96 training images: give --batch-size 96 or less"),
     "missing data folder": (["--data-dir", "nowhere"],
                             "error: nowhere/train-images-idx3-ubyte.gz: no such file"),
     "missing checkpoint": (["--resume", "nothing.npz"], "error: checkpoint nothing.npz does not exist"),

@@ -153,6 +153,8 @@ def write(tmp_path, obj, name="c.json"):
     ("{not json", "not valid JSON"),
     ("[1, 2]", "must hold a JSON object"),
     ({"lr": 0.1}, "needs a \"model\" object"),
+    ({"model": "dcgan", "epochs": 3},                   # the kind one level too high
+     'to name the kind, put it inside: {"model": {"model": "dcgan"}}'),
     ({"model": {}, "learning_rate": 0.1}, "unknown keys ['learning_rate']"),
     ({"model": {"g_hiden": [8]}}, "unknown fields ['g_hiden']"),
     ({"model": {"g_activation": "tanh"}}, "g_activation must be one of"),
