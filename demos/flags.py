@@ -221,7 +221,8 @@ def build_parser(prog, dataset, default_epochs, description, *, data_dir=True, d
     p.add_argument("--max-steps", type=positive(int), default=None,
                    help="stop after this many training steps in total, counting resumed ones")
     p.add_argument("--checkpoint-every", type=positive(int), default=None, metavar="STEPS",
-                   help="also write checkpoint.npz every STEPS steps (always after each epoch)")
+                   help="also write checkpoint.npz every STEPS steps (always after each epoch, "
+                        "or every k-th epoch in a run of more than 50, with its sample grid)")
     p.add_argument("--resume", metavar="CKPT", default=None,
                    help="continue the run saved in this checkpoint.npz (or in this run folder)")
     if data_dir:

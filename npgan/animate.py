@@ -4,7 +4,8 @@
     python -m npgan.animate runs/mnist -o digits.gif --fps 8 --scale 0.5
 
 A run writes ``samples_epoch_NNN.png`` after each epoch, always from the same noise, so
-frame after frame shows the same 64 noise vectors turning into digits. ``Run.train`` calls
+frame after frame shows the same noise vectors (64, or a 10 x 10 grid of codes or classes)
+turning into digits. ``Run.train`` calls
 ``save_progress_gif`` at its end, so every run that completes an epoch leaves a
 ``progress.gif`` too (a run shorter than one epoch has no grid to animate and writes none).
 

@@ -2,7 +2,8 @@
 
     out/config.json             the run's settings, written at the start
     out/samples_epoch_NNN.png   64 samples after each epoch, from the same fixed noise (a grid of
-                                a row per class for a cGAN, per code with InfoGAN's codes)
+                                a row per class for a cGAN, per code with InfoGAN's codes: 10 x
+                                10 for MNIST's defaults; more than 50 epochs: every k-th, below)
     out/checkpoint.npz          everything needed to resume, after each epoch and at the end
                                 (a run of more than 50 epochs: after every k-th epoch, the
                                 fewest that keep these two to MAX_EPOCH_OUTPUTS = 50)

@@ -255,7 +255,11 @@ def main(argv=None):
     except OSError as e:                                     # e.g. its folder does not exist
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"wrote {len(images)} samples to {args.output}")
+    rounded = (f" (-n {args.n} rounded up to whole columns of the {rows}-row "
+               f"{'class' if trainer.conditional else 'code'} grid; --"
+               f"{'label' if trainer.conditional else 'code'} K draws exactly -n)"
+               if args.n and not args.interpolate and len(images) != args.n else "")
+    print(f"wrote {len(images)} samples to {args.output}{rounded}")
     return 0
 
 

@@ -176,8 +176,10 @@ def test_the_info_flag_trains_and_samples_a_code_grid(capsys, tmp_path):
     code, out, err = sample(capsys, ckpt, "-o", tmp_path / "grid.npy", "-n", "25")
     assert code == 0, err
     assert np.load(tmp_path / "grid.npy").shape == (30, 28, 28)    # 10 rows of 3 columns
+    assert ("wrote 30 samples to" in out and "(-n 25 rounded up to whole columns of the 10-row "
+            "code grid; --code K draws exactly -n)" in out)
     code, out, err = sample(capsys, ckpt, "-o", tmp_path / "one.npy", "-n", "5", "--code", "4")
-    assert code == 0 and "wrote 5 samples" in out, err
+    assert code == 0 and "wrote 5 samples" in out and "rounded" not in out, err
     code, _, err = sample(capsys, ckpt, "--code", "10", "-o", tmp_path / "x.png")
     assert code == 2 and "--code must be a code from 0 to 9, got 10" in err
     code, _, err = demo(capsys, "--resume", ckpt, "--info", "0.5", "--max-steps", "3")
