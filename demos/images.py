@@ -77,6 +77,9 @@ def read_data(args, info):
     elif saved and not args.path and not args.resume:
         print(f"data: {saved.get('path')} and its flags, from {args.config}")
     path = args.path or saved.get("path")
+    if args.resume and args.path and saved.get("path") not in (None, os.path.abspath(args.path)):
+        print(f"note: resuming on {args.path}; this run was trained on {saved['path']} (its "
+              "config.json will name the new path)", file=sys.stderr)
     if path is None:
         raise DataError("give the images to train on: python -m npgan.demos.images PATH, where "
                         "PATH is a folder of PNG or JPEG files or a .npy or .npz array")

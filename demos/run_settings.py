@@ -68,6 +68,10 @@ def new_run_settings(args, file_model, file_settings, shape, dataset):
     if dcgan and not own_run:                       # an own run's config names its whole D
         model = {**DCGAN_MODEL, **model}
     mlp, conditional = model.get("model", "mlp") == "mlp", bool(model.get("num_classes"))
+    if args.info and conditional:
+        raise DataError(f"--info {args.info:g} is for a GAN without --conditional: a conditional "
+                        "G is told which class to draw, and InfoGAN's codes would compete with "
+                        "the labels for that job")
     if args.info is not None:                       # InfoGAN's code head (demos/flags.py)
         model["info_weight"] = args.info
         if args.info and not model.get("latent_components"):

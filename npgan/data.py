@@ -117,6 +117,9 @@ def _find(folder, name, hint=""):
     for candidate in (folder / name, folder / name.removesuffix(".gz")):
         if candidate.is_file():
             return candidate
+    if not folder.is_dir():
+        kind = "not a folder (a file)" if folder.exists() else "no such folder"
+        raise FileNotFoundError(f"{folder}: {kind}." + (f" {hint}" if hint else ""))
     raise FileNotFoundError(f"{folder / name}: no such file (nor without .gz). {hint}".rstrip())
 
 

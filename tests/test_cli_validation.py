@@ -33,8 +33,9 @@ DEMO_CASES = {   # name: (flags, what the message must say)
                              "error: cannot create the output folder afile/run: Not a directory"),
     "batch larger than the data": (["--batch-size", "97"],
                                    "error: a batch of 97 is larger than the 96 training images: give --batch-size 96 or less"),
-    "missing data folder": (["--data-dir", "nowhere"],
-                            "error: nowhere/train-images-idx3-ubyte.gz: no such file"),
+    "missing data folder": (["--data-dir", "nowhere"], "error: nowhere: no such folder."),
+    "data folder without the files": (["--data-dir", "."],
+                                      "error: train-images-idx3-ubyte.gz: no such file"),
     "missing checkpoint": (["--resume", "nothing.npz"], "error: checkpoint nothing.npz does not exist"),
     "a folder without a checkpoint": (["--resume", "."],       # a run's folder: its checkpoint
                                       "error: checkpoint ./checkpoint.npz does not exist"),

@@ -320,6 +320,13 @@ def test_demo_resumes_with_the_recorded_data_and_refuses_other_data(colour_folde
     code, _, err = images_demo(capsys, "--resume", ckpt, "--max-steps", "4", "--max-images", "2")
     assert code == 2 and re.search(r"this run trained on \d+ images; resuming it on 2 ", err), err
     assert load_run(ckpt)[0].step == 3
+    # the same images elsewhere (a moved folder): allowed, and said
+    import shutil
+    moved = shutil.copytree(colour_folder, tmp_path / "moved")
+    code, _, err = images_demo(capsys, moved, "--resume", ckpt, "--max-steps", "4", "--quiet",
+                               "--eval-samples", "0")
+    assert code == 0, err
+    assert f"note: resuming on {moved}; this run was trained on {colour_folder}" in err
 
 
 def test_demo_trains_a_dcgan_on_grey_images_and_sizes_must_suit_it(grey_folder, tmp_path, capsys):

@@ -195,7 +195,7 @@ def test_code_is_refused_where_there_are_no_codes(capsys, tmp_path):
 def test_info_with_conditional_is_an_error_that_names_the_setting(capsys, tmp_path):
     code, _, err = demo(capsys, "--info", "1", "--conditional", "--max-steps", "1",
                         "--out", tmp_path / "run")
-    assert code == 2 and "info_weight is for a plain GAN" in err
+    assert code == 2 and "--info 1 is for a GAN without --conditional" in err
 
 
 def test_mnists_plain_default_has_the_code_head_and_nothing_else_does(capsys, tmp_path):
